@@ -1,0 +1,10 @@
+//! Carnet's shared core: the domain model of the street count, its Automerge documents,
+//! the SQLite store and the sans-IO sync engine that speaks automerge-repo's WebSocket protocol.
+//!
+//! Pure modules (`ids`, `storage`, and the model/doc/wire/engine modules) never touch a socket,
+//! a clock or randomness: time and random values are passed in. `store` does disk I/O and
+//! `net` (feature `net`) is the tokio client driver.
+#![forbid(unsafe_code)]
+
+pub mod ids;
+pub mod storage;

@@ -1,0 +1,2 @@
+//! carnet-server: the sync endpoint, enrolment API and procurement views.
+#![forbid(unsafe_code)]
