@@ -2,7 +2,7 @@
 import * as A from "@automerge/automerge"
 import { Repo } from "@automerge/automerge-repo"
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket"
-import { waitForPeer } from "./lib.mjs"
+import { waitForPeer, shutdownRepo } from "./lib.mjs"
 
 /**
  * A storage-less client Repo connected to `url` (which carries the token as `?token=`).
@@ -51,5 +51,5 @@ export function waitUntilPeerHas(repo, handle, peerId) {
 
 /** Disconnects and lets pending timers die so that the process can exit. */
 export async function close(repo) {
-  await repo.shutdown()
+  await shutdownRepo(repo)
 }

@@ -1,6 +1,7 @@
 // Shared helpers for the reference automerge-repo peers used by Carnet's interop tests.
 // Every script prints exactly one JSON line on stdout and reports failures on stderr.
 import * as A from "@automerge/automerge"
+import { WebSocketServerAdapter } from "@automerge/automerge-repo-network-websocket"
 
 /** Parses `--name value` / `--flag` arguments; repeated names collect into arrays. */
 export function parseArgs(argv, { repeated = [], flags = [] } = {}) {
@@ -128,4 +129,30 @@ export function waitForPeer(repo) {
 /** Serialises an Error to a message safe for logs (no document content). */
 export function describe(err) {
   return err instanceof Error ? err.message : String(err)
+}
+
+/**
+ * `Repo.shutdown()` in 2.5.6 rejects ("DocHandle is not ready") as soon as the repo holds a
+ * handle for a document that turned out unavailable, and then flushes nothing. Disconnect and
+ * flush only the documents that are ready instead.
+ */
+export async function shutdownRepo(repo) {
+  for (const adapter of repo.networkSubsystem.adapters) adapter.disconnect()
+  const ready = Object.values(repo.handles).filter(h => h.isReady()).map(h => h.documentId)
+  await repo.flush(ready)
+}
+
+/**
+ * The Repo calls the adapter's `connect()` only after its storage id has loaded; connections
+ * accepted before that are never wired up (their `join` is lost and the client waits for a
+ * 5 s keep-alive to time out). `connected` resolves once the adapter handles connections, so
+ * that servers only listen, and announce their port, from then on.
+ */
+export class ReadyServerAdapter extends WebSocketServerAdapter {
+  #resolve
+  connected = new Promise(resolve => (this.#resolve = resolve))
+  connect(peerId, peerMetadata) {
+    super.connect(peerId, peerMetadata)
+    this.#resolve()
+  }
 }

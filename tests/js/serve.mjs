@@ -1,9 +1,9 @@
 // The reference automerge-repo sync server: a Repo behind the official WebSocketServerAdapter.
 import { Repo } from "@automerge/automerge-repo"
-import { WebSocketServerAdapter } from "@automerge/automerge-repo-network-websocket"
 import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import { WebSocketServer } from "ws"
-import { emit, fail, parseArgs, describe } from "./lib.mjs"
+import { createServer } from "node:http"
+import { emit, fail, parseArgs, describe, shutdownRepo, ReadyServerAdapter } from "./lib.mjs"
 
 const USAGE =
   "usage: [--port N] [--storage DIR] [--share-policy announce|request] [--max-seconds S]"
@@ -27,14 +27,17 @@ export function startServer(argv, { defaultSharePolicy, onStop }) {
   const maxSeconds = Number(args["max-seconds"] ?? 3600)
   setTimeout(() => stop("max-seconds reached"), maxSeconds * 1000).unref()
 
-  const wss = new WebSocketServer({ host: "127.0.0.1", port, maxPayload: 64 * 1024 * 1024 })
+  const http = createServer()
+  const wss = new WebSocketServer({ server: http, maxPayload: 64 * 1024 * 1024 })
+  const adapter = new ReadyServerAdapter(wss)
   const repo = new Repo({
-    network: [new WebSocketServerAdapter(wss)],
+    network: [adapter],
     storage: args.storage ? new NodeFSStorageAdapter(args.storage) : undefined,
     sharePolicy: async () => announce,
   })
-  wss.on("error", err => fail(`server: ${describe(err)}`))
-  wss.on("listening", () => emit({ port: wss.address().port }))
+  http.on("error", err => fail(`server: ${describe(err)}`))
+  http.on("listening", () => emit({ port: http.address().port }))
+  adapter.connected.then(() => http.listen(port, "127.0.0.1"))
 
   let stopping = false
   function stop(reason) {
@@ -45,8 +48,9 @@ export function startServer(argv, { defaultSharePolicy, onStop }) {
     const done = () => process.exit(0)
     setTimeout(done, 2000).unref()
     wss.close()
+    http.close()
     for (const client of wss.clients) client.terminate()
-    repo.shutdown().then(done, done)
+    shutdownRepo(repo).then(done, done)
   }
   process.on("SIGTERM", () => stop("SIGTERM"))
   process.on("SIGINT", () => stop("SIGINT"))
