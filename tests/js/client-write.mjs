@@ -25,7 +25,9 @@ try {
       for (const [key, value] of assignments) doc[key] = toAutomerge(value)
     })
   }
-  await acknowledged
+  // A found document with nothing to write came from the server (we have no storage): nothing
+  // to wait for, and no further sync-state update would come.
+  if (!(args.doc && assignments.length === 0)) await acknowledged
   emit({ url: handle.url, documentId: handle.documentId, heads: A.getHeads(handle.doc()) })
   await close(repo)
   process.exit(0)
