@@ -44,8 +44,9 @@ pub enum StoreError {
     #[error("document {doc} does not load: {source}")]
     CorruptDocument {
         doc: DocumentId,
+        // Boxed: AutomergeError is large and would bloat every `Result` of the store.
         #[source]
-        source: automerge::AutomergeError,
+        source: Box<automerge::AutomergeError>,
     },
 
     /// Saving a document whose changes wait for missing dependencies would drop those

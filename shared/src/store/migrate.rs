@@ -80,6 +80,7 @@ pub fn migrate(conn: &mut Connection, namespace: &str, steps: &[&str]) -> Result
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

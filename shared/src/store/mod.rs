@@ -324,7 +324,10 @@ struct StoredChunk {
 /// stored document is never legitimately empty.
 pub fn load_stored_bytes(doc: &DocumentId, bytes: &[u8]) -> Result<Automerge, StoreError> {
     check_chunk_bytes(doc, bytes)?;
-    Automerge::load(bytes).map_err(|source| StoreError::CorruptDocument { doc: *doc, source })
+    Automerge::load(bytes).map_err(|source| StoreError::CorruptDocument {
+        doc: *doc,
+        source: Box::new(source),
+    })
 }
 
 fn check_chunk_bytes(doc: &DocumentId, bytes: &[u8]) -> Result<(), StoreError> {

@@ -1,4 +1,5 @@
 //! Store tests against real Automerge documents and a real SQLite database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ObjType, ROOT, Value};
@@ -94,7 +95,7 @@ fn the_same_incremental_twice_is_stored_once() {
     let mut store = Store::open_in_memory().unwrap();
     let mut team = TeamDoc::new(doc_id(2), "aa02");
     let write = team.record(1);
-    store.apply(&[write.clone()]).unwrap();
+    store.apply(std::slice::from_ref(&write)).unwrap();
     let once = store.load_document(&doc_id(2)).unwrap();
     store.apply(&[write.clone(), write]).unwrap();
     assert_eq!(store.load_document(&doc_id(2)).unwrap(), once);
