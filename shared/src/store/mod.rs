@@ -97,8 +97,8 @@ impl Store {
     }
 
     /// Applies all `writes` in one transaction: either all are stored or none is. Idempotent:
-    /// a chunk whose hash the document already holds is skipped. A `Snapshot` is inserted and
-    /// the chunks it replaces deleted in the same transaction.
+    /// a chunk whose hash the document holds, or held before a snapshot folded it, is skipped.
+    /// A `Snapshot` is inserted and the chunks it replaces deleted in the same transaction.
     pub fn apply(&mut self, writes: &[StorageWrite]) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
@@ -368,11 +368,21 @@ fn apply_one(tx: &Transaction<'_>, write: &StorageWrite) -> Result<(), StoreErro
         StorageWrite::Incremental { doc, hash, bytes } => {
             validate_chunk(doc, hash, bytes)?;
             ensure_document(tx, doc)?;
-            tx.prepare_cached(
-                "INSERT INTO chunks (doc_id, hash, kind, bytes) VALUES (?1, ?2, 'incremental', ?3)
-                 ON CONFLICT (doc_id, hash) DO NOTHING",
-            )?
-            .execute(params![doc.as_bytes().as_slice(), hash.as_slice(), bytes])?;
+            let folded = tx
+                .prepare_cached("SELECT 1 FROM folded_chunks WHERE doc_id = ?1 AND hash = ?2")?
+                .exists(params![doc.as_bytes().as_slice(), hash.as_slice()])?;
+            if !folded {
+                tx.prepare_cached(
+                    "INSERT INTO chunks (doc_id, hash, kind, bytes)
+                     VALUES (?1, ?2, 'incremental', ?3)
+                     ON CONFLICT (doc_id, hash) DO NOTHING",
+                )?
+                .execute(params![
+                    doc.as_bytes().as_slice(),
+                    hash.as_slice(),
+                    bytes
+                ])?;
+            }
         }
         StorageWrite::Snapshot {
             doc,
@@ -390,8 +400,12 @@ fn apply_one(tx: &Transaction<'_>, write: &StorageWrite) -> Result<(), StoreErro
             .execute(params![doc.as_bytes().as_slice(), hash.as_slice(), bytes])?;
             let mut delete =
                 tx.prepare_cached("DELETE FROM chunks WHERE doc_id = ?1 AND hash = ?2")?;
+            let mut fold = tx.prepare_cached(
+                "INSERT OR IGNORE INTO folded_chunks (doc_id, hash) VALUES (?1, ?2)",
+            )?;
             for replaced in replaces.iter().filter(|h| *h != hash) {
                 delete.execute(params![doc.as_bytes().as_slice(), replaced.as_slice()])?;
+                fold.execute(params![doc.as_bytes().as_slice(), replaced.as_slice()])?;
             }
         }
         StorageWrite::SyncState { doc, peer, bytes } => {

@@ -26,4 +26,11 @@ pub const MIGRATIONS: &[&str] = &[
         bytes BLOB NOT NULL,
         PRIMARY KEY (doc_id, peer)
     ) WITHOUT ROWID;",
+    // v2: hashes of chunks folded into a snapshot, so that replaying one of them after a
+    // compaction stays a no-op instead of storing its bytes again.
+    "CREATE TABLE folded_chunks (
+        doc_id BLOB NOT NULL REFERENCES documents (doc_id) ON DELETE CASCADE,
+        hash BLOB NOT NULL CHECK (length(hash) = 32),
+        PRIMARY KEY (doc_id, hash)
+    ) WITHOUT ROWID;",
 ];
