@@ -105,7 +105,10 @@ fn kill9_writer_child() {
         // Only now is the encounter acknowledged.
         writeln!(out, "ACK {seq}").unwrap();
         out.flush().unwrap();
-        if let Some(report) = store.compact_if_needed(&DOC, &POLICY).unwrap() {
+        if POLICY.needs_compaction(&store.chunk_stats(&DOC).unwrap()) {
+            writeln!(out, "COMPACTING").unwrap();
+            out.flush().unwrap();
+            let report = store.compact(&DOC).unwrap().unwrap();
             writeln!(
                 out,
                 "COMPACTED {} {} {}",
@@ -120,6 +123,7 @@ fn kill9_writer_child() {
 enum Line {
     Ready,
     Ack(u64),
+    Compacting,
     Compacted,
 }
 
@@ -128,6 +132,8 @@ fn parse(line: &str) -> Option<Line> {
         Some(Line::Ready)
     } else if let Some(n) = line.strip_prefix("ACK ") {
         Some(Line::Ack(n.trim().parse().ok()?))
+    } else if line == "COMPACTING" {
+        Some(Line::Compacting)
     } else if line.starts_with("COMPACTED ") {
         Some(Line::Compacted)
     } else {
@@ -138,6 +144,8 @@ fn parse(line: &str) -> Option<Line> {
 struct CycleOutcome {
     acked: Vec<u64>,
     compactions: u64,
+    /// The last thing the child announced was a compaction it never finished.
+    killed_while_compacting: bool,
     killed_by_signal: bool,
 }
 
@@ -193,13 +201,15 @@ fn run_cycle(exe: &Path, db: &Path, cycle: u64, rng: &mut SplitMix64) -> CycleOu
     let mut outcome = CycleOutcome {
         acked: Vec::new(),
         compactions: 0,
+        killed_while_compacting: false,
         killed_by_signal: status.signal() == Some(9),
     };
     for line in lines {
+        outcome.killed_while_compacting = matches!(line, Line::Compacting);
         match line {
             Line::Ack(n) => outcome.acked.push(n),
             Line::Compacted => outcome.compactions += 1,
-            Line::Ready => {}
+            Line::Ready | Line::Compacting => {}
         }
     }
     outcome
@@ -241,6 +251,7 @@ fn acknowledged_encounters_survive_kill9() {
     let started = Instant::now();
     let mut all_acked: Vec<u64> = Vec::new();
     let mut compactions = 0;
+    let mut kills_while_compacting = 0;
     let mut cycles_with_acks = 0;
     let mut lost_total = 0;
     for cycle in 0..CYCLES {
@@ -251,6 +262,7 @@ fn acknowledged_encounters_survive_kill9() {
         );
         cycles_with_acks += u64::from(!outcome.acked.is_empty());
         compactions += outcome.compactions;
+        kills_while_compacting += u64::from(outcome.killed_while_compacting);
         all_acked.extend(outcome.acked);
 
         let store = Store::open(&db).unwrap();
@@ -276,6 +288,7 @@ fn acknowledged_encounters_survive_kill9() {
     println!(
         "kill9 summary: cycles={CYCLES} cycles_with_acks={cycles_with_acks} acked={} stored={} \
          unacked_but_stored={} lost={lost_total} compactions_seen={compactions} \
+         kills_while_compacting={kills_while_compacting} \
          final_chunks={} final_bytes={} elapsed={:.1}s",
         all_acked.len(),
         stored.len(),
