@@ -71,7 +71,9 @@ impl Store {
 
     fn setup(mut conn: Connection) -> Result<Self, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        // WAL: readers don't block the writer. An in-memory database answers "memory".
+        // WAL: readers don't block the writer. An in-memory database answers "memory"; a file
+        // system that refuses WAL leaves the rollback journal, slower for concurrent readers but
+        // just as durable with synchronous=FULL, so opening goes on either way.
         let _mode: String =
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
         // FULL: a commit is fsynced before `apply` returns, which is what lets the caller
