@@ -6,5 +6,7 @@
 //! `net` (feature `net`) is the tokio client driver.
 #![forbid(unsafe_code)]
 
+pub mod doc;
 pub mod ids;
+pub mod model;
 pub mod storage;
