@@ -30,7 +30,11 @@ pub struct FieldConflict {
 }
 
 /// Records a new encounter in its own change. The id is the caller's UUID v7.
-pub fn record_encounter(doc: &mut AutoCommit, encounter: &Encounter, now: Millis) -> Result<(), DocError> {
+pub fn record_encounter(
+    doc: &mut AutoCommit,
+    encounter: &Encounter,
+    now: Millis,
+) -> Result<(), DocError> {
     check_header(doc, DocKind::Team)?;
     let encounters = values::req_map(doc, &ROOT, ENCOUNTERS)?;
     let key = encounter.id.to_string();
@@ -52,7 +56,12 @@ pub fn record_encounter(doc: &mut AutoCommit, encounter: &Encounter, now: Millis
 }
 
 /// Changes one field of an existing encounter, in its own change.
-pub fn edit_encounter(doc: &mut AutoCommit, id: Uuid, edit: &EncounterEdit, now: Millis) -> Result<(), DocError> {
+pub fn edit_encounter(
+    doc: &mut AutoCommit,
+    id: Uuid,
+    edit: &EncounterEdit,
+    now: Millis,
+) -> Result<(), DocError> {
     check_header(doc, DocKind::Team)?;
     let obj = encounter_obj(doc, id)?;
     put_edit(doc, &obj, edit)?;
@@ -77,14 +86,20 @@ pub fn encounter_conflicts<D: ReadDoc>(doc: &D, id: Uuid) -> Result<Vec<FieldCon
         let mut values = Vec::new();
         let mut current = 0;
         for (i, (value, vid)) in all.iter().enumerate() {
-            let Some(edit) = decode_field(doc, &key, value, vid)? else { break };
+            let Some(edit) = decode_field(doc, &key, value, vid)? else {
+                break;
+            };
             if Some(vid) == winner.as_ref() {
                 current = i;
             }
             values.push(edit);
         }
         if !values.is_empty() {
-            conflicts.push(FieldConflict { field: values[0].field(), values, current });
+            conflicts.push(FieldConflict {
+                field: values[0].field(),
+                values,
+                current,
+            });
         }
     }
     if let Some((Value::Object(ObjType::Map), answers)) = doc.get(&obj, ANSWERS)? {
@@ -101,9 +116,16 @@ pub fn encounter_conflicts<D: ReadDoc>(doc: &D, id: Uuid) -> Result<Vec<FieldCon
                 if Some(vid) == winner.as_ref() {
                     current = i;
                 }
-                values.push(EncounterEdit::Answer { question_id: question_id.clone(), answer: Some(answer) });
+                values.push(EncounterEdit::Answer {
+                    question_id: question_id.clone(),
+                    answer: Some(answer),
+                });
             }
-            conflicts.push(FieldConflict { field: format!("answers.{question_id}"), values, current });
+            conflicts.push(FieldConflict {
+                field: format!("answers.{question_id}"),
+                values,
+                current,
+            });
         }
     }
     Ok(conflicts)
@@ -125,7 +147,10 @@ fn encounter_obj<D: ReadDoc>(doc: &D, id: Uuid) -> Result<ObjId, DocError> {
     let encounters = values::req_map(doc, &ROOT, ENCOUNTERS)?;
     match doc.get(&encounters, id.to_string().as_str())? {
         Some((Value::Object(ObjType::Map), obj)) => Ok(obj),
-        Some(_) => Err(DocError::WrongType { key: id.to_string(), expected: "map" }),
+        Some(_) => Err(DocError::WrongType {
+            key: id.to_string(),
+            expected: "map",
+        }),
         None => Err(DocError::NoSuchEncounter(id)),
     }
 }
@@ -140,12 +165,20 @@ fn read_encounter<D: ReadDoc>(doc: &D, id: Uuid, obj: &ObjId) -> Result<Encounte
     let mut encounter = Encounter {
         id,
         recorded_at: req(doc, obj, "recordedAt", values::as_timestamp)?,
-        space_type: req(doc, obj, "spaceType", |v, i, k| values::code(v, i, k, SpaceType::from_code))?,
+        space_type: req(doc, obj, "spaceType", |v, i, k| {
+            values::code(v, i, k, SpaceType::from_code)
+        })?,
         place_detail: String::new(),
-        installation: req(doc, obj, "installation", |v, i, k| values::code(v, i, k, Installation::from_code))?,
-        situation: req(doc, obj, "situation", |v, i, k| values::code(v, i, k, Situation::from_code))?,
+        installation: req(doc, obj, "installation", |v, i, k| {
+            values::code(v, i, k, Installation::from_code)
+        })?,
+        situation: req(doc, obj, "situation", |v, i, k| {
+            values::code(v, i, k, Situation::from_code)
+        })?,
         counts: PeopleCounts::default(),
-        interview: req(doc, obj, "interview", |v, i, k| values::code(v, i, k, InterviewStatus::from_code))?,
+        interview: req(doc, obj, "interview", |v, i, k| {
+            values::code(v, i, k, InterviewStatus::from_code)
+        })?,
         observed_sex: None,
         age_band: None,
         alerts: Alerts::default(),
@@ -174,7 +207,12 @@ fn read_encounter<D: ReadDoc>(doc: &D, id: Uuid, obj: &ObjId) -> Result<Encounte
 
 /// Decodes the value of one editable field; `None` for keys that are not editable fields
 /// (`id`, `recordedAt`, `sourceDevice`, `answers`, keys from a later minor version).
-fn decode_field<D: ReadDoc>(doc: &D, key: &str, v: &Value<'_>, id: &ObjId) -> Result<Option<EncounterEdit>, DocError> {
+fn decode_field<D: ReadDoc>(
+    doc: &D,
+    key: &str,
+    v: &Value<'_>,
+    id: &ObjId,
+) -> Result<Option<EncounterEdit>, DocError> {
     use EncounterEdit as E;
     Ok(Some(match key {
         "spaceType" => E::SpaceType(values::code(v, id, key, SpaceType::from_code)?),
@@ -242,7 +280,10 @@ fn edits_of(e: &Encounter) -> Vec<EncounterEdit> {
         edits.push(E::QuestionnaireVersion(e.questionnaire_version));
     }
     for (question_id, answer) in &e.answers {
-        edits.push(E::Answer { question_id: question_id.clone(), answer: Some(answer.clone()) });
+        edits.push(E::Answer {
+            question_id: question_id.clone(),
+            answer: Some(answer.clone()),
+        });
     }
     edits
 }
@@ -250,12 +291,21 @@ fn edits_of(e: &Encounter) -> Vec<EncounterEdit> {
 fn put_edit(doc: &mut AutoCommit, obj: &ObjId, edit: &EncounterEdit) -> Result<(), DocError> {
     use EncounterEdit as E;
     let Some(key) = edit.key() else {
-        let E::Answer { question_id, answer } = edit else {
+        let E::Answer {
+            question_id,
+            answer,
+        } = edit
+        else {
             return Err(DocError::Invalid("edit without a key"));
         };
         let answers = match doc.get(obj, ANSWERS)? {
             Some((Value::Object(ObjType::Map), answers)) => answers,
-            Some(_) => return Err(DocError::WrongType { key: ANSWERS.to_owned(), expected: "map" }),
+            Some(_) => {
+                return Err(DocError::WrongType {
+                    key: ANSWERS.to_owned(),
+                    expected: "map",
+                });
+            }
             // Only documents written elsewhere lack it (see `record_encounter`).
             None => doc.put_object(obj, ANSWERS, ObjType::Map)?,
         };

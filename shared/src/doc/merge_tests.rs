@@ -2,6 +2,8 @@
 //! apply random concurrent operations, then exchange changes (`merge` or a full
 //! `automerge::sync` loop over encoded messages).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 
 use automerge::sync::{Message, State, SyncDoc};
@@ -14,15 +16,37 @@ use crate::model::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Record { replica: usize },
-    Edit { replica: usize, pick: usize, edit: EncounterEdit },
-    Tally { replica: usize, dim: usize, delta: i64 },
-    CheckIn { replica: usize },
-    CheckOut { replica: usize, pick: usize },
-    Cover { replica: usize, sector: usize, status: CoverageStatus },
+    Record {
+        replica: usize,
+    },
+    Edit {
+        replica: usize,
+        pick: usize,
+        edit: EncounterEdit,
+    },
+    Tally {
+        replica: usize,
+        dim: usize,
+        delta: i64,
+    },
+    CheckIn {
+        replica: usize,
+    },
+    CheckOut {
+        replica: usize,
+        pick: usize,
+    },
+    Cover {
+        replica: usize,
+        sector: usize,
+        status: CoverageStatus,
+    },
     /// A partial exchange in the middle of the run, so that later operations build on
     /// a shared history rather than being all concurrent.
-    Merge { from: usize, to: usize },
+    Merge {
+        from: usize,
+        to: usize,
+    },
 }
 
 fn edit_strategy() -> impl Strategy<Value = EncounterEdit> {
@@ -36,12 +60,19 @@ fn edit_strategy() -> impl Strategy<Value = EncounterEdit> {
         (0u32..6).prop_map(EncounterEdit::Men),
         (0u32..6).prop_map(EncounterEdit::Children),
         "[a-z ]{0,8}".prop_map(EncounterEdit::PlaceDetail),
-        proptest::option::of(proptest::sample::select(ObservedSex::ALL)).prop_map(EncounterEdit::ObservedSex),
+        proptest::option::of(proptest::sample::select(ObservedSex::ALL))
+            .prop_map(EncounterEdit::ObservedSex),
         proptest::sample::select(SpaceType::ALL).prop_map(EncounterEdit::SpaceType),
         proptest::option::of((48.8f64..48.9, 2.2f64..2.5))
             .prop_map(|p| EncounterEdit::Position(p.map(|(lat, lon)| Position { lat, lon }))),
-        (proptest::sample::select(&["q1", "q2"][..]), proptest::option::of(answer))
-            .prop_map(|(q, answer)| EncounterEdit::Answer { question_id: q.to_owned(), answer }),
+        (
+            proptest::sample::select(&["q1", "q2"][..]),
+            proptest::option::of(answer)
+        )
+            .prop_map(|(q, answer)| EncounterEdit::Answer {
+                question_id: q.to_owned(),
+                answer
+            }),
         any::<bool>().prop_map(EncounterEdit::Withdrawn),
         any::<bool>().prop_map(EncounterEdit::AlertHealth),
     ]
@@ -74,7 +105,11 @@ fn dim(i: usize) -> TallyDimension {
 fn replicas() -> [AutoCommit; 3] {
     let mut base = new_team(1);
     let bytes = base.save();
-    [base, load_doc(&bytes, actor(2)).unwrap(), load_doc(&bytes, actor(3)).unwrap()]
+    [
+        base,
+        load_doc(&bytes, actor(2)).unwrap(),
+        load_doc(&bytes, actor(3)).unwrap(),
+    ]
 }
 
 fn keys_of(doc: &AutoCommit, map: &str) -> Vec<String> {
@@ -93,14 +128,22 @@ fn run(docs: &mut [AutoCommit; 3], ops: &[Op]) -> BTreeMap<TallyDimension, i64> 
                 e.source_device = format!("device-{replica}");
                 record_encounter(&mut docs[*replica], &e, now).unwrap();
             }
-            Op::Edit { replica, pick, edit } => {
+            Op::Edit {
+                replica,
+                pick,
+                edit,
+            } => {
                 let ids = keys_of(&docs[*replica], "encounters");
                 if !ids.is_empty() {
                     let id = uuid::Uuid::parse_str(&ids[pick % ids.len()]).unwrap();
                     edit_encounter(&mut docs[*replica], id, edit, now).unwrap();
                 }
             }
-            Op::Tally { replica, dim: d, delta } => {
+            Op::Tally {
+                replica,
+                dim: d,
+                delta,
+            } => {
                 add_to_tally(&mut docs[*replica], dim(*d), *delta, now).unwrap();
                 *expected.entry(dim(*d)).or_insert(0) += delta;
             }
@@ -121,8 +164,16 @@ fn run(docs: &mut [AutoCommit; 3], ops: &[Op]) -> BTreeMap<TallyDimension, i64> 
                     check_out(&mut docs[*replica], id, now, now).unwrap();
                 }
             }
-            Op::Cover { replica, sector, status } => {
-                let coverage = SectorCoverage { status: *status, updated_at: now, device: format!("device-{replica}") };
+            Op::Cover {
+                replica,
+                sector,
+                status,
+            } => {
+                let coverage = SectorCoverage {
+                    status: *status,
+                    updated_at: now,
+                    device: format!("device-{replica}"),
+                };
                 let sector = SectorId(format!("S-01-0{}", 3 + sector));
                 mark_coverage(&mut docs[*replica], &sector, &coverage, now).unwrap();
             }

@@ -24,11 +24,13 @@ mod merge_tests;
 #[cfg(test)]
 mod round_trip_tests;
 
-use automerge::{ActorId, AutoCommit, ReadDoc, ROOT};
+use automerge::{ActorId, AutoCommit, ROOT, ReadDoc};
 use uuid::Uuid;
 
 pub use encounter::{FieldConflict, edit_encounter, encounter_conflicts, record_encounter};
-pub use night::{create_night, put_sector, put_team_ref, read_night, set_questionnaire, write_night};
+pub use night::{
+    create_night, put_sector, put_team_ref, read_night, set_questionnaire, write_night,
+};
 pub use review::{add_correction, create_review, decide_duplicate, read_review, resolve_conflict};
 pub use team::{add_to_tally, check_in, check_out, create_team, mark_coverage, read_team};
 
@@ -106,9 +108,13 @@ pub fn document_kind<D: ReadDoc>(doc: &D) -> Result<DocKind, DocError> {
 }
 
 fn check_schema<D: ReadDoc>(doc: &D) -> Result<(), DocError> {
-    let found = values::opt(doc, &ROOT, "schema", values::as_u64)?.ok_or(DocError::MissingSchema)?;
+    let found =
+        values::opt(doc, &ROOT, "schema", values::as_u64)?.ok_or(DocError::MissingSchema)?;
     if found == 0 || found > SCHEMA_VERSION {
-        return Err(DocError::UnsupportedSchema { found, supported: SCHEMA_VERSION });
+        return Err(DocError::UnsupportedSchema {
+            found,
+            supported: SCHEMA_VERSION,
+        });
     }
     Ok(())
 }
@@ -116,7 +122,9 @@ fn check_schema<D: ReadDoc>(doc: &D) -> Result<(), DocError> {
 /// Checks schema and kind before reading or writing.
 fn check_header<D: ReadDoc>(doc: &D, expected: DocKind) -> Result<(), DocError> {
     if document_kind(doc)? != expected {
-        return Err(DocError::WrongKind { expected: expected.code() });
+        return Err(DocError::WrongKind {
+            expected: expected.code(),
+        });
     }
     Ok(())
 }
@@ -142,6 +150,7 @@ fn commit(doc: &mut AutoCommit, message: &'static str, now: crate::model::Millis
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use automerge::transaction::Transactable;
@@ -149,11 +158,19 @@ mod tests {
     #[test]
     fn newer_schema_is_refused() {
         let mut doc = new_doc(ActorId::from(vec![1u8; 16]));
-        doc.put(ROOT, "schema", automerge::ScalarValue::Uint(SCHEMA_VERSION + 1)).unwrap();
+        doc.put(
+            ROOT,
+            "schema",
+            automerge::ScalarValue::Uint(SCHEMA_VERSION + 1),
+        )
+        .unwrap();
         doc.put(ROOT, "kind", "team").unwrap();
         assert!(matches!(
             read_team(&doc),
-            Err(DocError::UnsupportedSchema { found: 2, supported: 1 })
+            Err(DocError::UnsupportedSchema {
+                found: 2,
+                supported: 1
+            })
         ));
         let empty = new_doc(ActorId::from(vec![2u8; 16]));
         assert!(matches!(read_team(&empty), Err(DocError::MissingSchema)));
@@ -171,6 +188,9 @@ mod tests {
         let mut doc = new_doc(ActorId::from(vec![1u8; 16]));
         create_review(&mut doc, Uuid::from_u128(1), 0).unwrap();
         assert_eq!(document_kind(&doc).unwrap(), DocKind::Review);
-        assert!(matches!(read_night(&doc), Err(DocError::WrongKind { expected: "night" })));
+        assert!(matches!(
+            read_night(&doc),
+            Err(DocError::WrongKind { expected: "night" })
+        ));
     }
 }

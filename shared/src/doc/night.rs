@@ -17,7 +17,11 @@ use crate::model::{
 };
 
 /// Creates the night document with its header and empty maps (one small change).
-pub fn create_night(doc: &mut AutoCommit, header: &NightHeader, now: Millis) -> Result<(), DocError> {
+pub fn create_night(
+    doc: &mut AutoCommit,
+    header: &NightHeader,
+    now: Millis,
+) -> Result<(), DocError> {
     if !is_iso_date(&header.date) {
         return Err(DocError::Invalid("night date is not YYYY-MM-DD"));
     }
@@ -32,9 +36,16 @@ pub fn create_night(doc: &mut AutoCommit, header: &NightHeader, now: Millis) -> 
 }
 
 /// Adds or replaces one sector, in its own change.
-pub fn put_sector(doc: &mut AutoCommit, id: &SectorId, sector: &Sector, now: Millis) -> Result<(), DocError> {
+pub fn put_sector(
+    doc: &mut AutoCommit,
+    id: &SectorId,
+    sector: &Sector,
+    now: Millis,
+) -> Result<(), DocError> {
     check_header(doc, DocKind::Night)?;
-    sector.validate().map_err(|_| DocError::Invalid("sector arrondissement or geometry"))?;
+    sector
+        .validate()
+        .map_err(|_| DocError::Invalid("sector arrondissement or geometry"))?;
     let sectors = values::req_map(doc, &ROOT, "sectors")?;
     let obj = doc.put_object(&sectors, id.0.as_str(), ObjType::Map)?;
     values::put_str(doc, &obj, "name", &sector.name)?;
@@ -47,7 +58,11 @@ pub fn put_sector(doc: &mut AutoCommit, id: &SectorId, sector: &Sector, now: Mil
 }
 
 /// Publishes a questionnaire version (replacing the previous one as a whole).
-pub fn set_questionnaire(doc: &mut AutoCommit, q: &QuestionnaireDefinition, now: Millis) -> Result<(), DocError> {
+pub fn set_questionnaire(
+    doc: &mut AutoCommit,
+    q: &QuestionnaireDefinition,
+    now: Millis,
+) -> Result<(), DocError> {
     check_header(doc, DocKind::Night)?;
     if serde_json::from_str::<serde_json::Value>(&q.definition).is_err() {
         return Err(DocError::Invalid("questionnaire definition is not JSON"));
@@ -60,7 +75,12 @@ pub fn set_questionnaire(doc: &mut AutoCommit, q: &QuestionnaireDefinition, now:
 }
 
 /// Adds a team to the index: team id -> `automerge:` URL of its team document.
-pub fn put_team_ref(doc: &mut AutoCommit, team: &TeamId, url: &str, now: Millis) -> Result<(), DocError> {
+pub fn put_team_ref(
+    doc: &mut AutoCommit,
+    team: &TeamId,
+    url: &str,
+    now: Millis,
+) -> Result<(), DocError> {
     check_header(doc, DocKind::Night)?;
     DocumentId::parse_url(url).map_err(|_| DocError::Invalid("team document URL"))?;
     let teams = values::req_map(doc, &ROOT, "teams")?;
@@ -118,5 +138,10 @@ pub fn read_night<D: ReadDoc>(doc: &D) -> Result<Night, DocError> {
             teams.insert(TeamId(key), url);
         }
     }
-    Ok(Night { header, sectors, questionnaire, teams })
+    Ok(Night {
+        header,
+        sectors,
+        questionnaire,
+        teams,
+    })
 }

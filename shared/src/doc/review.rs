@@ -29,7 +29,11 @@ pub fn create_review(doc: &mut AutoCommit, night_id: Uuid, now: Millis) -> Resul
 }
 
 /// Records (or replaces) the decision on a pair of encounters, whatever the order of the pair.
-pub fn decide_duplicate(doc: &mut AutoCommit, decision: &DuplicateDecision, now: Millis) -> Result<(), DocError> {
+pub fn decide_duplicate(
+    doc: &mut AutoCommit,
+    decision: &DuplicateDecision,
+    now: Millis,
+) -> Result<(), DocError> {
     check_header(doc, DocKind::Review)?;
     let map = values::req_map(doc, &ROOT, "duplicates")?;
     let (first, second) = if decision.first <= decision.second {
@@ -47,12 +51,21 @@ pub fn decide_duplicate(doc: &mut AutoCommit, decision: &DuplicateDecision, now:
     Ok(())
 }
 
-pub fn add_correction(doc: &mut AutoCommit, correction: &Correction, now: Millis) -> Result<(), DocError> {
+pub fn add_correction(
+    doc: &mut AutoCommit,
+    correction: &Correction,
+    now: Millis,
+) -> Result<(), DocError> {
     check_header(doc, DocKind::Review)?;
     let map = values::req_map(doc, &ROOT, "corrections")?;
     let obj = doc.put_object(&map, correction.id.to_string().as_str(), ObjType::Map)?;
     values::put_str(doc, &obj, "teamId", &correction.team_id.0)?;
-    values::put_str(doc, &obj, "encounterId", &correction.encounter_id.to_string())?;
+    values::put_str(
+        doc,
+        &obj,
+        "encounterId",
+        &correction.encounter_id.to_string(),
+    )?;
     values::put_str(doc, &obj, "edit", &values::to_json(&correction.edit)?)?;
     values::put_str(doc, &obj, "madeBy", &correction.made_by)?;
     values::put_timestamp(doc, &obj, "madeAt", correction.made_at)?;
@@ -61,12 +74,21 @@ pub fn add_correction(doc: &mut AutoCommit, correction: &Correction, now: Millis
 }
 
 /// Records the value chosen for a conflicted field (one resolution per encounter field).
-pub fn resolve_conflict(doc: &mut AutoCommit, resolution: &ConflictResolution, now: Millis) -> Result<(), DocError> {
+pub fn resolve_conflict(
+    doc: &mut AutoCommit,
+    resolution: &ConflictResolution,
+    now: Millis,
+) -> Result<(), DocError> {
     check_header(doc, DocKind::Review)?;
     let map = values::req_map(doc, &ROOT, "resolutions")?;
     let obj = doc.put_object(&map, resolution.key().as_str(), ObjType::Map)?;
     values::put_str(doc, &obj, "teamId", &resolution.team_id.0)?;
-    values::put_str(doc, &obj, "encounterId", &resolution.encounter_id.to_string())?;
+    values::put_str(
+        doc,
+        &obj,
+        "encounterId",
+        &resolution.encounter_id.to_string(),
+    )?;
     values::put_str(doc, &obj, "chosen", &values::to_json(&resolution.chosen)?)?;
     values::put_str(doc, &obj, "resolvedBy", &resolution.resolved_by)?;
     values::put_timestamp(doc, &obj, "resolvedAt", resolution.resolved_at)?;
@@ -85,7 +107,9 @@ pub fn read_review<D: ReadDoc>(doc: &D) -> Result<Review, DocError> {
         let decision = DuplicateDecision {
             first: req(doc, &obj, "first", values::as_uuid)?,
             second: req(doc, &obj, "second", values::as_uuid)?,
-            verdict: req(doc, &obj, "verdict", |v, i, k| values::code(v, i, k, DuplicateVerdict::from_code))?,
+            verdict: req(doc, &obj, "verdict", |v, i, k| {
+                values::code(v, i, k, DuplicateVerdict::from_code)
+            })?,
             decided_by: req(doc, &obj, "decidedBy", values::as_str)?,
             decided_at: req(doc, &obj, "decidedAt", values::as_timestamp)?,
         };
@@ -128,5 +152,10 @@ pub fn read_review<D: ReadDoc>(doc: &D) -> Result<Review, DocError> {
         );
     }
 
-    Ok(Review { night_id, duplicates, corrections, resolutions })
+    Ok(Review {
+        night_id,
+        duplicates,
+        corrections,
+        resolutions,
+    })
 }

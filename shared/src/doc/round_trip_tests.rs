@@ -1,5 +1,7 @@
 //! Model -> document -> bytes -> document -> model, and the storage rules of DESIGN §3.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::transaction::Transactable;
@@ -45,7 +47,10 @@ pub(crate) fn minimal_encounter(id: Uuid) -> Encounter {
         place_detail: String::new(),
         installation: Installation::Tent,
         situation: Situation::Alone,
-        counts: PeopleCounts { men: 1, ..Default::default() },
+        counts: PeopleCounts {
+            men: 1,
+            ..Default::default()
+        },
         interview: InterviewStatus::Asleep,
         observed_sex: Some(ObservedSex::Male),
         age_band: Some(AgeBand::From35To44),
@@ -79,17 +84,32 @@ fn team_round_trips_through_bytes() {
     };
     check_in(&mut doc, &round, T0).unwrap();
     check_out(&mut doc, round.id, T0 + 3_600_000, T0).unwrap();
-    let dim = TallyDimension { space_type: SpaceType::Street, sex: ObservedSex::Female, age_band: AgeBand::Unknown };
+    let dim = TallyDimension {
+        space_type: SpaceType::Street,
+        sex: ObservedSex::Female,
+        age_band: AgeBand::Unknown,
+    };
     add_to_tally(&mut doc, dim, 3, T0).unwrap();
     add_to_tally(&mut doc, dim, -1, T0).unwrap();
-    let coverage = SectorCoverage { status: CoverageStatus::CoveredNoneFound, updated_at: T0, device: "device-a".into() };
+    let coverage = SectorCoverage {
+        status: CoverageStatus::CoveredNoneFound,
+        updated_at: T0,
+        device: "device-a".into(),
+    };
     mark_coverage(&mut doc, &SectorId("S-01-04".into()), &coverage, T0).unwrap();
 
-    let mut tallies: BTreeMap<TallyDimension, i64> = TallyDimension::all().map(|d| (d, 0)).collect();
+    let mut tallies: BTreeMap<TallyDimension, i64> =
+        TallyDimension::all().map(|d| (d, 0)).collect();
     tallies.insert(dim, 2);
     let expected = Team {
         header: team_header(),
-        rounds: BTreeMap::from([(round.id, Round { checked_out_at: Some(T0 + 3_600_000), ..round })]),
+        rounds: BTreeMap::from([(
+            round.id,
+            Round {
+                checked_out_at: Some(T0 + 3_600_000),
+                ..round
+            },
+        )]),
         encounters: BTreeMap::from([(full.id, full), (minimal.id, minimal)]),
         tallies,
         coverage: BTreeMap::from([(SectorId("S-01-04".into()), coverage)]),
@@ -113,12 +133,21 @@ fn values_are_scalar_strings_timestamps_and_counters() {
     let encounters = values::req_map(&doc, &ROOT, "encounters").unwrap();
     let obj = values::req_map(&doc, &encounters, &e.id.to_string()).unwrap();
     let get = |key: &str| doc.get(&obj, key).unwrap().unwrap().0;
-    assert!(matches!(get("placeDetail"), Value::Scalar(s) if matches!(s.as_ref(), ScalarValue::Str(_))));
-    assert!(matches!(get("recordedAt"), Value::Scalar(s) if matches!(s.as_ref(), ScalarValue::Timestamp(t) if *t == e.recorded_at)));
+    assert!(
+        matches!(get("placeDetail"), Value::Scalar(s) if matches!(s.as_ref(), ScalarValue::Str(_)))
+    );
+    assert!(
+        matches!(get("recordedAt"), Value::Scalar(s) if matches!(s.as_ref(), ScalarValue::Timestamp(t) if *t == e.recorded_at))
+    );
     let tallies = values::req_map(&doc, &ROOT, "tallies").unwrap();
     assert_eq!(doc.keys(&tallies).count(), 192);
-    assert!(doc.values(&tallies).all(|(v, _)| matches!(v, Value::Scalar(s) if s.is_counter())));
-    assert!(matches!(doc.get(ROOT, "schema").unwrap().unwrap().0, Value::Scalar(s) if matches!(s.as_ref(), ScalarValue::Uint(1))));
+    assert!(
+        doc.values(&tallies)
+            .all(|(v, _)| matches!(v, Value::Scalar(s) if s.is_counter()))
+    );
+    assert!(
+        matches!(doc.get(ROOT, "schema").unwrap().unwrap().0, Value::Scalar(s) if matches!(s.as_ref(), ScalarValue::Uint(1)))
+    );
 }
 
 #[test]
@@ -127,7 +156,11 @@ fn team_creation_is_several_small_changes() {
     let changes = doc.get_changes(&[]);
     assert_eq!(changes.len(), 1 + SpaceType::ALL.len());
     // One change per type of space: 3 sexes x 8 age bands counters, never all 192 at once.
-    assert!(changes.iter().all(|c| c.len() <= 24), "{:?}", changes.iter().map(|c| c.len()).collect::<Vec<_>>());
+    assert!(
+        changes.iter().all(|c| c.len() <= 24),
+        "{:?}",
+        changes.iter().map(|c| c.len()).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -138,7 +171,14 @@ fn reader_tolerates_missing_optional_keys_and_rejects_wrong_types() {
     let encounters = values::req_map(&doc, &ROOT, "encounters").unwrap();
     let obj = values::req_map(&doc, &encounters, &e.id.to_string()).unwrap();
     // As another client might write it: no counts other than men, no alerts, no answers map.
-    for key in ["placeDetail", "women", "children", "alertHealth", "withdrawn", "answers"] {
+    for key in [
+        "placeDetail",
+        "women",
+        "children",
+        "alertHealth",
+        "withdrawn",
+        "answers",
+    ] {
         doc.delete(&obj, key).unwrap();
     }
     doc.commit();
@@ -146,7 +186,9 @@ fn reader_tolerates_missing_optional_keys_and_rejects_wrong_types() {
 
     // Collaborative Text where a scalar string belongs is refused, not silently read.
     doc.put_object(&obj, "placeDetail", ObjType::Text).unwrap();
-    assert!(matches!(read_team(&doc), Err(DocError::WrongType { ref key, .. }) if key == "placeDetail"));
+    assert!(
+        matches!(read_team(&doc), Err(DocError::WrongType { ref key, .. }) if key == "placeDetail")
+    );
     doc.put(&obj, "placeDetail", "Rue de Rivoli").unwrap();
     doc.put(&obj, "men", "one").unwrap();
     assert!(matches!(read_team(&doc), Err(DocError::WrongType { ref key, .. }) if key == "men"));
@@ -165,7 +207,9 @@ fn recording_the_same_encounter_twice_is_refused() {
     let mut doc = new_team(1);
     let e = minimal_encounter(uuid_at(T0, 1));
     record_encounter(&mut doc, &e, T0).unwrap();
-    assert!(matches!(record_encounter(&mut doc, &e, T0), Err(DocError::EncounterExists(id)) if id == e.id));
+    assert!(
+        matches!(record_encounter(&mut doc, &e, T0), Err(DocError::EncounterExists(id)) if id == e.id)
+    );
     assert!(matches!(
         edit_encounter(&mut doc, uuid_at(T0, 9), &EncounterEdit::Men(2), T0),
         Err(DocError::NoSuchEncounter(_))
@@ -178,14 +222,35 @@ fn edits_of_different_fields_on_two_devices_merge_field_by_field() {
     let e = minimal_encounter(uuid_at(T0, 1));
     record_encounter(&mut a, &e, T0).unwrap();
     let mut b = reload(&mut a, 2);
-    edit_encounter(&mut a, e.id, &EncounterEdit::PlaceDetail("sous le pont".into()), T0).unwrap();
+    edit_encounter(
+        &mut a,
+        e.id,
+        &EncounterEdit::PlaceDetail("sous le pont".into()),
+        T0,
+    )
+    .unwrap();
     edit_encounter(&mut b, e.id, &EncounterEdit::AlertHealth(true), T0).unwrap();
-    edit_encounter(&mut b, e.id, &EncounterEdit::Position(Some(Position { lat: 48.85, lon: 2.35 })), T0).unwrap();
+    edit_encounter(
+        &mut b,
+        e.id,
+        &EncounterEdit::Position(Some(Position {
+            lat: 48.85,
+            lon: 2.35,
+        })),
+        T0,
+    )
+    .unwrap();
     a.merge(&mut b).unwrap();
     let merged = &read_team(&a).unwrap().encounters[&e.id];
     assert_eq!(merged.place_detail, "sous le pont");
     assert!(merged.alerts.health);
-    assert_eq!(merged.position, Some(Position { lat: 48.85, lon: 2.35 }));
+    assert_eq!(
+        merged.position,
+        Some(Position {
+            lat: 48.85,
+            lon: 2.35
+        })
+    );
     assert!(encounter_conflicts(&a, e.id).unwrap().is_empty());
 }
 
@@ -197,14 +262,22 @@ fn concurrent_edits_of_one_field_are_listed_as_conflicts() {
     let mut b = reload(&mut a, 2);
     edit_encounter(&mut a, e.id, &EncounterEdit::Women(2), T0).unwrap();
     edit_encounter(&mut b, e.id, &EncounterEdit::Women(3), T0).unwrap();
-    let answer = |a: Answer| EncounterEdit::Answer { question_id: "sex".into(), answer: Some(a) };
+    let answer = |a: Answer| EncounterEdit::Answer {
+        question_id: "sex".into(),
+        answer: Some(a),
+    };
     edit_encounter(&mut a, e.id, &answer(Answer::Declines), T0).unwrap();
     edit_encounter(&mut b, e.id, &answer(Answer::Choice("male".into())), T0).unwrap();
     a.merge(&mut b).unwrap();
     let conflicts = encounter_conflicts(&a, e.id).unwrap();
     assert_eq!(conflicts.len(), 2, "{conflicts:?}");
     let women = conflicts.iter().find(|c| c.field == "women").unwrap();
-    let mut seen: Vec<_> = women.values.clone().into_iter().map(|v| format!("{v:?}")).collect();
+    let mut seen: Vec<_> = women
+        .values
+        .clone()
+        .into_iter()
+        .map(|v| format!("{v:?}"))
+        .collect();
     seen.sort();
     assert_eq!(seen, vec!["Women(2)", "Women(3)"]);
     let read = read_team(&a).unwrap().encounters[&e.id].counts.women;
@@ -234,7 +307,11 @@ fn withdrawal_concurrent_with_an_edit_keeps_the_edit() {
 fn concurrent_increments_on_one_tally_add_up() {
     let mut a = new_team(1);
     let mut b = reload(&mut a, 2);
-    let dim = TallyDimension { space_type: SpaceType::MetroRer, sex: ObservedSex::Male, age_band: AgeBand::From45To54 };
+    let dim = TallyDimension {
+        space_type: SpaceType::MetroRer,
+        sex: ObservedSex::Male,
+        age_band: AgeBand::From45To54,
+    };
     add_to_tally(&mut a, dim, 1, T0).unwrap();
     add_to_tally(&mut b, dim, 1, T0).unwrap();
     a.merge(&mut b).unwrap();
@@ -248,7 +325,11 @@ fn concurrent_increments_on_one_tally_add_up() {
 #[test]
 fn concurrent_first_put_of_a_counter_loses_increments_hence_create_team_initialises_all() {
     let mut base = new_team(1);
-    let dim = TallyDimension { space_type: SpaceType::Woods, sex: ObservedSex::Unknown, age_band: AgeBand::From65 };
+    let dim = TallyDimension {
+        space_type: SpaceType::Woods,
+        sex: ObservedSex::Unknown,
+        age_band: AgeBand::From65,
+    };
     let tallies = values::req_map(&base, &ROOT, "tallies").unwrap();
     base.delete(&tallies, dim.key().as_str()).unwrap();
     base.commit();
@@ -257,7 +338,11 @@ fn concurrent_first_put_of_a_counter_loses_increments_hence_create_team_initiali
     add_to_tally(&mut a, dim, 1, T0).unwrap();
     add_to_tally(&mut b, dim, 1, T0).unwrap();
     a.merge(&mut b).unwrap();
-    assert_eq!(read_team(&a).unwrap().tallies[&dim], 1, "one device's +1 is hidden by the conflict");
+    assert_eq!(
+        read_team(&a).unwrap().tallies[&dim],
+        1,
+        "one device's +1 is hidden by the conflict"
+    );
     assert_eq!(a.get_all(&tallies, dim.key().as_str()).unwrap().len(), 2);
 }
 
@@ -282,16 +367,33 @@ fn night_round_trips_through_bytes() {
     assert_eq!(night.validate(), Ok(()));
     let mut doc = new_doc(actor(1));
     write_night(&mut doc, &night, T0).unwrap();
-    assert_eq!(doc.get_changes(&[]).len(), 5, "header, 2 sectors, questionnaire, team: one change each");
+    assert_eq!(
+        doc.get_changes(&[]).len(),
+        5,
+        "header, 2 sectors, questionnaire, team: one change each"
+    );
     assert_eq!(read_night(&doc).unwrap(), night);
     assert_eq!(read_night(&reload(&mut doc, 2)).unwrap(), night);
     let json = serde_json::to_string(&night).unwrap();
     assert_eq!(serde_json::from_str::<Night>(&json).unwrap(), night);
 
-    let bad = Sector { name: "x".into(), arrondissement: Some(21), geojson: "{}".into() };
-    assert!(matches!(put_sector(&mut doc, &SectorId("x".into()), &bad, T0), Err(DocError::Invalid(_))));
-    assert!(matches!(put_team_ref(&mut doc, &TeamId("T-1".into()), "http://x", T0), Err(DocError::Invalid(_))));
-    assert!(matches!(create_night(&mut doc, &night.header, T0), Err(DocError::AlreadyInitialised)));
+    let bad = Sector {
+        name: "x".into(),
+        arrondissement: Some(21),
+        geojson: "{}".into(),
+    };
+    assert!(matches!(
+        put_sector(&mut doc, &SectorId("x".into()), &bad, T0),
+        Err(DocError::Invalid(_))
+    ));
+    assert!(matches!(
+        put_team_ref(&mut doc, &TeamId("T-1".into()), "http://x", T0),
+        Err(DocError::Invalid(_))
+    ));
+    assert!(matches!(
+        create_night(&mut doc, &night.header, T0),
+        Err(DocError::AlreadyInitialised)
+    ));
 }
 
 #[test]
@@ -310,7 +412,10 @@ fn review_round_trips_through_bytes() {
     let resolution = ConflictResolution {
         team_id: TeamId("T-042".into()),
         encounter_id: x,
-        chosen: EncounterEdit::Answer { question_id: "sex".into(), answer: Some(Answer::DoesNotKnow) },
+        chosen: EncounterEdit::Answer {
+            question_id: "sex".into(),
+            answer: Some(Answer::DoesNotKnow),
+        },
         resolved_by: "coord-2".into(),
         resolved_at: T0 + 1,
     };
@@ -330,9 +435,13 @@ fn review_round_trips_through_bytes() {
     let json = serde_json::to_string(&expected).unwrap();
     assert_eq!(serde_json::from_str::<Review>(&json).unwrap(), expected);
     // Same pair given the other way round replaces the decision rather than adding one.
-    let reversed = DuplicateDecision::new(y, x, DuplicateVerdict::Rejected, "coord-2".into(), T0 + 5);
+    let reversed =
+        DuplicateDecision::new(y, x, DuplicateVerdict::Rejected, "coord-2".into(), T0 + 5);
     decide_duplicate(&mut doc, &reversed, T0).unwrap();
     let review = read_review(&doc).unwrap();
     assert_eq!(review.duplicates.len(), 1);
-    assert_eq!(review.duplicates.values().next().unwrap().verdict, DuplicateVerdict::Rejected);
+    assert_eq!(
+        review.duplicates.values().next().unwrap().verdict,
+        DuplicateVerdict::Rejected
+    );
 }

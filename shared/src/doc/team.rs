@@ -52,13 +52,23 @@ pub fn create_team(doc: &mut AutoCommit, header: &TeamHeader, now: Millis) -> Re
 ///
 /// If the counter is missing (a document created by other code), it is created here; two
 /// devices doing so concurrently would lose one side's counts (see [`create_team`]).
-pub fn add_to_tally(doc: &mut AutoCommit, dim: TallyDimension, delta: i64, now: Millis) -> Result<(), DocError> {
+pub fn add_to_tally(
+    doc: &mut AutoCommit,
+    dim: TallyDimension,
+    delta: i64,
+    now: Millis,
+) -> Result<(), DocError> {
     check_header(doc, DocKind::Team)?;
     let tallies = values::req_map(doc, &ROOT, "tallies")?;
     let key = dim.key();
     match doc.get(&tallies, key.as_str())? {
         Some((Value::Scalar(s), _)) if s.is_counter() => {}
-        Some(_) => return Err(DocError::WrongType { key, expected: "counter" }),
+        Some(_) => {
+            return Err(DocError::WrongType {
+                key,
+                expected: "counter",
+            });
+        }
         None => doc.put(&tallies, key.as_str(), ScalarValue::counter(0))?,
     }
     doc.increment(&tallies, key.as_str(), delta)?;
@@ -84,12 +94,22 @@ pub fn check_in(doc: &mut AutoCommit, round: &Round, now: Millis) -> Result<(), 
 }
 
 /// Ends a round at `at`.
-pub fn check_out(doc: &mut AutoCommit, round_id: Uuid, at: Millis, now: Millis) -> Result<(), DocError> {
+pub fn check_out(
+    doc: &mut AutoCommit,
+    round_id: Uuid,
+    at: Millis,
+    now: Millis,
+) -> Result<(), DocError> {
     check_header(doc, DocKind::Team)?;
     let rounds = values::req_map(doc, &ROOT, "rounds")?;
     let obj = match doc.get(&rounds, round_id.to_string().as_str())? {
         Some((Value::Object(ObjType::Map), obj)) => obj,
-        Some(_) => return Err(DocError::WrongType { key: round_id.to_string(), expected: "map" }),
+        Some(_) => {
+            return Err(DocError::WrongType {
+                key: round_id.to_string(),
+                expected: "map",
+            });
+        }
         None => return Err(DocError::NoSuchRound(round_id)),
     };
     values::put_timestamp(doc, &obj, "checkedOutAt", at)?;
@@ -165,12 +185,20 @@ pub fn read_team<D: ReadDoc>(doc: &D) -> Result<Team, DocError> {
         coverage.insert(
             SectorId(key),
             SectorCoverage {
-                status: req(doc, &obj, "status", |v, i, k| values::code(v, i, k, CoverageStatus::from_code))?,
+                status: req(doc, &obj, "status", |v, i, k| {
+                    values::code(v, i, k, CoverageStatus::from_code)
+                })?,
                 updated_at: req(doc, &obj, "updatedAt", values::as_timestamp)?,
                 device: req(doc, &obj, "device", values::as_str)?,
             },
         );
     }
 
-    Ok(Team { header, rounds, encounters: read_encounters(doc)?, tallies, coverage })
+    Ok(Team {
+        header,
+        rounds,
+        encounters: read_encounters(doc)?,
+        tallies,
+        coverage,
+    })
 }

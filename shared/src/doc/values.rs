@@ -10,7 +10,10 @@ use super::DocError;
 pub(crate) type Decode<'a, T> = fn(&Value<'a>, &ObjId, &str) -> Result<T, DocError>;
 
 fn wrong(key: &str, expected: &'static str) -> DocError {
-    DocError::WrongType { key: key.to_owned(), expected }
+    DocError::WrongType {
+        key: key.to_owned(),
+        expected,
+    }
 }
 
 pub(crate) fn opt<'a, D: ReadDoc, T>(
@@ -59,7 +62,9 @@ pub(crate) fn as_timestamp(v: &Value<'_>, _: &ObjId, key: &str) -> Result<i64, D
 pub(crate) fn as_u64(v: &Value<'_>, _: &ObjId, key: &str) -> Result<u64, DocError> {
     match scalar(v) {
         Some(ScalarValue::Uint(n)) => Ok(*n),
-        Some(ScalarValue::Int(n)) => u64::try_from(*n).map_err(|_| wrong(key, "non-negative integer")),
+        Some(ScalarValue::Int(n)) => {
+            u64::try_from(*n).map_err(|_| wrong(key, "non-negative integer"))
+        }
         _ => Err(wrong(key, "non-negative integer")),
     }
 }
@@ -108,12 +113,21 @@ pub(crate) fn as_uuid(v: &Value<'_>, id: &ObjId, key: &str) -> Result<Uuid, DocE
 }
 
 /// A string holding one of an enum's codes.
-pub(crate) fn code<T>(v: &Value<'_>, id: &ObjId, key: &str, from_code: fn(&str) -> Option<T>) -> Result<T, DocError> {
+pub(crate) fn code<T>(
+    v: &Value<'_>,
+    id: &ObjId,
+    key: &str,
+    from_code: fn(&str) -> Option<T>,
+) -> Result<T, DocError> {
     from_code(&as_str(v, id, key)?).ok_or_else(|| DocError::UnknownCode(key.to_owned()))
 }
 
 /// A string holding JSON of `T` (used where a value must change atomically).
-pub(crate) fn json<T: serde::de::DeserializeOwned>(v: &Value<'_>, id: &ObjId, key: &str) -> Result<T, DocError> {
+pub(crate) fn json<T: serde::de::DeserializeOwned>(
+    v: &Value<'_>,
+    id: &ObjId,
+    key: &str,
+) -> Result<T, DocError> {
     serde_json::from_str(&as_str(v, id, key)?).map_err(|_| DocError::BadJson(key.to_owned()))
 }
 
@@ -130,22 +144,42 @@ pub(crate) fn req_map<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Result<Obj
     }
 }
 
-pub(crate) fn put_str(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &str) -> Result<(), DocError> {
+pub(crate) fn put_str(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    value: &str,
+) -> Result<(), DocError> {
     doc.put(obj, key, ScalarValue::Str(value.into()))?;
     Ok(())
 }
 
-pub(crate) fn put_timestamp(doc: &mut AutoCommit, obj: &ObjId, key: &str, ms: i64) -> Result<(), DocError> {
+pub(crate) fn put_timestamp(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    ms: i64,
+) -> Result<(), DocError> {
     doc.put(obj, key, ScalarValue::Timestamp(ms))?;
     Ok(())
 }
 
-pub(crate) fn put_uint(doc: &mut AutoCommit, obj: &ObjId, key: &str, n: u64) -> Result<(), DocError> {
+pub(crate) fn put_uint(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    n: u64,
+) -> Result<(), DocError> {
     doc.put(obj, key, ScalarValue::Uint(n))?;
     Ok(())
 }
 
-pub(crate) fn put_bool(doc: &mut AutoCommit, obj: &ObjId, key: &str, b: bool) -> Result<(), DocError> {
+pub(crate) fn put_bool(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    b: bool,
+) -> Result<(), DocError> {
     doc.put(obj, key, ScalarValue::Boolean(b))?;
     Ok(())
 }

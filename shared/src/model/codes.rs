@@ -143,6 +143,7 @@ code_enum! {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -163,13 +164,29 @@ mod tests {
     #[test]
     fn every_code_is_unique_and_round_trips() {
         codes_round_trip(SpaceType::ALL, SpaceType::code, SpaceType::from_code);
-        codes_round_trip(Installation::ALL, Installation::code, Installation::from_code);
+        codes_round_trip(
+            Installation::ALL,
+            Installation::code,
+            Installation::from_code,
+        );
         codes_round_trip(Situation::ALL, Situation::code, Situation::from_code);
-        codes_round_trip(InterviewStatus::ALL, InterviewStatus::code, InterviewStatus::from_code);
+        codes_round_trip(
+            InterviewStatus::ALL,
+            InterviewStatus::code,
+            InterviewStatus::from_code,
+        );
         codes_round_trip(ObservedSex::ALL, ObservedSex::code, ObservedSex::from_code);
         codes_round_trip(AgeBand::ALL, AgeBand::code, AgeBand::from_code);
-        codes_round_trip(CoverageStatus::ALL, CoverageStatus::code, CoverageStatus::from_code);
-        codes_round_trip(DuplicateVerdict::ALL, DuplicateVerdict::code, DuplicateVerdict::from_code);
+        codes_round_trip(
+            CoverageStatus::ALL,
+            CoverageStatus::code,
+            CoverageStatus::from_code,
+        );
+        codes_round_trip(
+            DuplicateVerdict::ALL,
+            DuplicateVerdict::code,
+            DuplicateVerdict::from_code,
+        );
         assert_eq!(SpaceType::ALL.len(), 8);
     }
 

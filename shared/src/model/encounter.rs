@@ -24,7 +24,10 @@ pub struct PeopleCounts {
 impl PeopleCounts {
     /// Adults of any sex plus children.
     pub fn total(&self) -> u64 {
-        u64::from(self.men) + u64::from(self.women) + u64::from(self.unknown_sex) + u64::from(self.children)
+        u64::from(self.men)
+            + u64::from(self.women)
+            + u64::from(self.unknown_sex)
+            + u64::from(self.children)
     }
 
     pub fn adults(&self) -> u64 {
@@ -260,11 +263,16 @@ impl Encounter {
         if self.recorded_at < 0 {
             issues.push(EncounterIssue::InvalidTime);
         }
-        if issues.is_empty() { Ok(()) } else { Err(issues) }
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(issues)
+        }
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 pub(crate) mod tests {
     use super::*;
 
@@ -273,7 +281,10 @@ pub(crate) mod tests {
         answers.insert("sex".to_owned(), Answer::Choice("female".to_owned()));
         answers.insert("timeWithoutHousing".to_owned(), Answer::DoesNotKnow);
         answers.insert("reason".to_owned(), Answer::Declines);
-        answers.insert("needs".to_owned(), Answer::Choices(vec!["food".into(), "health".into()]));
+        answers.insert(
+            "needs".to_owned(),
+            Answer::Choices(vec!["food".into(), "health".into()]),
+        );
         answers.insert("calls115".to_owned(), Answer::Number(3));
         Encounter {
             id,
@@ -282,12 +293,22 @@ pub(crate) mod tests {
             place_detail: "Châtelet, couloir 4".to_owned(),
             installation: Installation::None,
             situation: Situation::Alone,
-            counts: PeopleCounts { women: 1, pregnant_women: 1, ..Default::default() },
+            counts: PeopleCounts {
+                women: 1,
+                pregnant_women: 1,
+                ..Default::default()
+            },
             interview: InterviewStatus::Accepted,
             observed_sex: None,
             age_band: None,
-            alerts: Alerts { vulnerable_woman: true, ..Default::default() },
-            position: Some(Position { lat: 48.8584, lon: 2.347 }),
+            alerts: Alerts {
+                vulnerable_woman: true,
+                ..Default::default()
+            },
+            position: Some(Position {
+                lat: 48.8584,
+                lon: 2.347,
+            }),
             distinctive_signs: Some("manteau rouge".to_owned()),
             questionnaire_version: Some(3),
             answers,
@@ -312,7 +333,10 @@ pub(crate) mod tests {
         assert!(json.contains("\"recordedAt\"") && json.contains("\"pregnantWomen\""));
         assert!(json.contains("\"kind\":\"doesNotKnow\""));
         assert_eq!(serde_json::from_str::<Encounter>(&json).unwrap(), e);
-        let edit = EncounterEdit::Answer { question_id: "q1".into(), answer: Some(Answer::Declines) };
+        let edit = EncounterEdit::Answer {
+            question_id: "q1".into(),
+            answer: Some(Answer::Declines),
+        };
         let json = serde_json::to_string(&edit).unwrap();
         assert!(json.contains("\"questionId\""));
         assert_eq!(serde_json::from_str::<EncounterEdit>(&json).unwrap(), edit);
@@ -322,12 +346,21 @@ pub(crate) mod tests {
     fn observed_sex_only_when_not_interviewed() {
         let mut e = sample_encounter(id());
         e.apply(EncounterEdit::ObservedSex(Some(ObservedSex::Female)));
-        assert_eq!(e.validate(), Err(vec![EncounterIssue::ObservationWhenInterviewed]));
+        assert_eq!(
+            e.validate(),
+            Err(vec![EncounterIssue::ObservationWhenInterviewed])
+        );
         e.apply(EncounterEdit::Interview(InterviewStatus::Refused));
         // Refused now, but the answers are still there.
-        assert_eq!(e.validate(), Err(vec![EncounterIssue::AnswersWithoutInterview]));
+        assert_eq!(
+            e.validate(),
+            Err(vec![EncounterIssue::AnswersWithoutInterview])
+        );
         for q in e.answers.keys().cloned().collect::<Vec<_>>() {
-            e.apply(EncounterEdit::Answer { question_id: q, answer: None });
+            e.apply(EncounterEdit::Answer {
+                question_id: q,
+                answer: None,
+            });
         }
         assert_eq!(e.validate(), Ok(()));
     }
@@ -336,11 +369,17 @@ pub(crate) mod tests {
     fn counts_must_match_situation_and_pregnancies() {
         let mut e = sample_encounter(id());
         e.apply(EncounterEdit::Men(1));
-        assert_eq!(e.validate(), Err(vec![EncounterIssue::CountsContradictSituation]));
+        assert_eq!(
+            e.validate(),
+            Err(vec![EncounterIssue::CountsContradictSituation])
+        );
         e.apply(EncounterEdit::Situation(Situation::CoupleWithoutChildren));
         assert_eq!(e.validate(), Ok(()));
         e.apply(EncounterEdit::PregnantWomen(2));
-        assert_eq!(e.validate(), Err(vec![EncounterIssue::PregnantExceedsWomen]));
+        assert_eq!(
+            e.validate(),
+            Err(vec![EncounterIssue::PregnantExceedsWomen])
+        );
         e.apply(EncounterEdit::PregnantWomen(0));
         e.apply(EncounterEdit::Men(0));
         e.apply(EncounterEdit::Women(0));
@@ -350,7 +389,10 @@ pub(crate) mod tests {
     #[test]
     fn position_out_of_range_is_an_issue() {
         let mut e = sample_encounter(id());
-        e.apply(EncounterEdit::Position(Some(Position { lat: 91.0, lon: 2.0 })));
+        e.apply(EncounterEdit::Position(Some(Position {
+            lat: 91.0,
+            lon: 2.0,
+        })));
         assert_eq!(e.validate(), Err(vec![EncounterIssue::InvalidPosition]));
     }
 }

@@ -117,28 +117,48 @@ impl Night {
         {
             issues.push(NightIssue::BadQuestionnaire);
         }
-        if self.teams.values().any(|url| DocumentId::parse_url(url).is_err()) {
+        if self
+            .teams
+            .values()
+            .any(|url| DocumentId::parse_url(url).is_err())
+        {
             issues.push(NightIssue::BadTeamUrl);
         }
-        if issues.is_empty() { Ok(()) } else { Err(issues) }
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(issues)
+        }
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn iso_dates() {
         assert!(is_iso_date("2026-01-29"));
-        for bad in ["2026-1-29", "2026-13-01", "2026-01-00", "20260129xx", "2026/01/29", "２０２６-01-29"] {
+        for bad in [
+            "2026-1-29",
+            "2026-13-01",
+            "2026-01-00",
+            "20260129xx",
+            "2026/01/29",
+            "２０２６-01-29",
+        ] {
             assert!(!is_iso_date(bad), "{bad}");
         }
     }
 
     #[test]
     fn arrondissement_must_be_1_to_20() {
-        let mut s = Sector { name: "Halles".into(), arrondissement: Some(1), geojson: "{}".into() };
+        let mut s = Sector {
+            name: "Halles".into(),
+            arrondissement: Some(1),
+            geojson: "{}".into(),
+        };
         assert_eq!(s.validate(), Ok(()));
         s.arrondissement = Some(21);
         assert_eq!(s.validate(), Err(NightIssue::BadArrondissement));

@@ -22,9 +22,21 @@ pub struct DuplicateDecision {
 
 impl DuplicateDecision {
     /// Builds a decision with the pair in canonical order.
-    pub fn new(a: Uuid, b: Uuid, verdict: DuplicateVerdict, decided_by: String, decided_at: Millis) -> Self {
+    pub fn new(
+        a: Uuid,
+        b: Uuid,
+        verdict: DuplicateVerdict,
+        decided_by: String,
+        decided_at: Millis,
+    ) -> Self {
         let (first, second) = if a <= b { (a, b) } else { (b, a) };
-        Self { first, second, verdict, decided_by, decided_at }
+        Self {
+            first,
+            second,
+            verdict,
+            decided_by,
+            decided_at,
+        }
     }
 
     /// Key of the pair in the review document, the same whichever order the ids came in.

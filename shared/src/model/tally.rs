@@ -23,12 +23,18 @@ impl TallyDimension {
     /// The stable key, `spaceType:sex:ageBand` with the enums' codes (e.g.
     /// `metroRer:female:from25To34`). Used as the Automerge key and as the JSON map key.
     pub fn key(&self) -> String {
-        format!("{}:{}:{}", self.space_type.code(), self.sex.code(), self.age_band.code())
+        format!(
+            "{}:{}:{}",
+            self.space_type.code(),
+            self.sex.code(),
+            self.age_band.code()
+        )
     }
 
     pub fn parse_key(key: &str) -> Result<Self, TallyKeyError> {
         let mut parts = key.split(':');
-        let (Some(s), Some(x), Some(a), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(s), Some(x), Some(a), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(TallyKeyError);
         };
@@ -41,13 +47,19 @@ impl TallyDimension {
 
     /// Every dimension (8 × 3 × 8 = 192), grouped by type of space.
     pub fn all() -> impl Iterator<Item = TallyDimension> {
-        SpaceType::ALL.iter().flat_map(|&space_type| Self::all_for(space_type))
+        SpaceType::ALL
+            .iter()
+            .flat_map(|&space_type| Self::all_for(space_type))
     }
 
     /// Every dimension of one type of space.
     pub fn all_for(space_type: SpaceType) -> impl Iterator<Item = TallyDimension> {
         ObservedSex::ALL.iter().flat_map(move |&sex| {
-            AgeBand::ALL.iter().map(move |&age_band| TallyDimension { space_type, sex, age_band })
+            AgeBand::ALL.iter().map(move |&age_band| TallyDimension {
+                space_type,
+                sex,
+                age_band,
+            })
         })
     }
 }
@@ -79,20 +91,29 @@ impl<'de> Deserialize<'de> for TallyDimension {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
     #[test]
     fn all_dimensions_have_distinct_keys() {
-        let keys: std::collections::BTreeSet<String> = TallyDimension::all().map(|d| d.key()).collect();
+        let keys: std::collections::BTreeSet<String> =
+            TallyDimension::all().map(|d| d.key()).collect();
         assert_eq!(keys.len(), 8 * 3 * 8);
         assert!(keys.contains("metroRer:female:from25To34"));
     }
 
     #[test]
     fn malformed_keys_are_rejected() {
-        for bad in ["", "street", "street:male", "street:male:from65:x", "street:male:old", "x:male:from65"] {
+        for bad in [
+            "",
+            "street",
+            "street:male",
+            "street:male:from65:x",
+            "street:male:old",
+            "x:male:from65",
+        ] {
             assert_eq!(TallyDimension::parse_key(bad), Err(TallyKeyError), "{bad}");
         }
     }
