@@ -69,6 +69,32 @@ pub fn edit_encounter(
     Ok(())
 }
 
+/// Reads one encounter of the team document.
+pub fn read_encounter<D: ReadDoc>(doc: &D, id: Uuid) -> Result<Encounter, DocError> {
+    check_header(doc, DocKind::Team)?;
+    let obj = encounter_obj(doc, id)?;
+    read_encounter_at(doc, id, &obj)
+}
+
+/// Deletes the field-only `distinctiveSigns` of every encounter, in one change; returns how
+/// many were removed. Automerge keeps deleted values in the change history: the text is gone
+/// from the current state (and from readers, exports, reports) but not from saved history.
+pub fn purge_distinctive_signs(doc: &mut AutoCommit, now: Millis) -> Result<usize, DocError> {
+    check_header(doc, DocKind::Team)?;
+    let encounters = values::req_map(doc, &ROOT, ENCOUNTERS)?;
+    let ids: Vec<String> = doc.keys(&encounters).collect();
+    let mut purged = 0;
+    for key in ids {
+        let obj = values::req_map(doc, &encounters, &key)?;
+        if doc.get(&obj, "distinctiveSigns")?.is_some() {
+            doc.delete(&obj, "distinctiveSigns")?;
+            purged += 1;
+        }
+    }
+    commit(doc, "purge distinctive signs", now);
+    Ok(purged)
+}
+
 /// Fields whose key holds concurrent values (Automerge `get_all`), with every value decoded.
 pub fn encounter_conflicts<D: ReadDoc>(doc: &D, id: Uuid) -> Result<Vec<FieldConflict>, DocError> {
     check_header(doc, DocKind::Team)?;
@@ -138,7 +164,7 @@ pub(crate) fn read_encounters<D: ReadDoc>(doc: &D) -> Result<BTreeMap<Uuid, Enco
     for key in doc.keys(&encounters) {
         let id = Uuid::parse_str(&key).map_err(|_| DocError::BadKey(key.clone()))?;
         let obj = values::req_map(doc, &encounters, &key)?;
-        out.insert(id, read_encounter(doc, id, &obj)?);
+        out.insert(id, read_encounter_at(doc, id, &obj)?);
     }
     Ok(out)
 }
@@ -155,7 +181,7 @@ fn encounter_obj<D: ReadDoc>(doc: &D, id: Uuid) -> Result<ObjId, DocError> {
     }
 }
 
-fn read_encounter<D: ReadDoc>(doc: &D, id: Uuid, obj: &ObjId) -> Result<Encounter, DocError> {
+fn read_encounter_at<D: ReadDoc>(doc: &D, id: Uuid, obj: &ObjId) -> Result<Encounter, DocError> {
     // The map key is authoritative; a stored `id` must agree with it.
     if let Some(stored) = opt(doc, obj, "id", values::as_uuid)?
         && stored != id

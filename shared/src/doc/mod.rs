@@ -27,7 +27,10 @@ mod round_trip_tests;
 use automerge::{ActorId, AutoCommit, ROOT, ReadDoc};
 use uuid::Uuid;
 
-pub use encounter::{FieldConflict, edit_encounter, encounter_conflicts, record_encounter};
+pub use encounter::{
+    FieldConflict, edit_encounter, encounter_conflicts, purge_distinctive_signs, read_encounter,
+    record_encounter,
+};
 pub use night::{
     create_night, put_sector, put_team_ref, read_night, set_questionnaire, write_night,
 };

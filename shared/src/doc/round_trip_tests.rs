@@ -445,3 +445,24 @@ fn review_round_trips_through_bytes() {
         DuplicateVerdict::Rejected
     );
 }
+
+#[test]
+fn purging_distinctive_signs_removes_them_from_every_encounter() {
+    let mut doc = new_team(1);
+    let with_signs = crate::model::sample_encounter(uuid_at(T0, 1));
+    let without = minimal_encounter(uuid_at(T0, 2));
+    record_encounter(&mut doc, &with_signs, T0).unwrap();
+    record_encounter(&mut doc, &without, T0).unwrap();
+    assert_eq!(purge_distinctive_signs(&mut doc, T0).unwrap(), 1);
+    let read = read_encounter(&doc, with_signs.id).unwrap();
+    assert_eq!(read.distinctive_signs, None);
+    assert_eq!(
+        read,
+        Encounter {
+            distinctive_signs: None,
+            ..with_signs
+        }
+    );
+    assert_eq!(read_encounter(&doc, without.id).unwrap(), without);
+    assert_eq!(purge_distinctive_signs(&mut doc, T0).unwrap(), 0);
+}
