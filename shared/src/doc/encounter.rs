@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::values::{self, opt, req};
-use super::{DocError, DocKind, check_header, commit};
+use super::{DocError, DocKind, check_header, write};
 use crate::model::{
     AgeBand, Alerts, Answer, Encounter, EncounterEdit, Installation, InterviewStatus, Millis,
     ObservedSex, PeopleCounts, Position, Situation, SpaceType,
@@ -35,24 +35,25 @@ pub fn record_encounter(
     encounter: &Encounter,
     now: Millis,
 ) -> Result<(), DocError> {
-    check_header(doc, DocKind::Team)?;
-    let encounters = values::req_map(doc, &ROOT, ENCOUNTERS)?;
-    let key = encounter.id.to_string();
-    if doc.get(&encounters, key.as_str())?.is_some() {
-        return Err(DocError::EncounterExists(encounter.id));
-    }
-    let obj = doc.put_object(&encounters, key.as_str(), ObjType::Map)?;
-    values::put_str(doc, &obj, "id", &key)?;
-    values::put_timestamp(doc, &obj, "recordedAt", encounter.recorded_at)?;
-    values::put_str(doc, &obj, "sourceDevice", &encounter.source_device)?;
-    // The answers map is always created with the encounter: if two devices created it lazily
-    // and concurrently, one of the two maps (with its answers) would lose the conflict.
-    doc.put_object(&obj, ANSWERS, ObjType::Map)?;
-    for edit in edits_of(encounter) {
-        put_edit(doc, &obj, &edit)?;
-    }
-    commit(doc, "record encounter", now);
-    Ok(())
+    write(doc, "record encounter", now, |doc| {
+        check_header(doc, DocKind::Team)?;
+        let encounters = values::req_map(doc, &ROOT, ENCOUNTERS)?;
+        let key = encounter.id.to_string();
+        if doc.get(&encounters, key.as_str())?.is_some() {
+            return Err(DocError::EncounterExists(encounter.id));
+        }
+        let obj = doc.put_object(&encounters, key.as_str(), ObjType::Map)?;
+        values::put_str(doc, &obj, "id", &key)?;
+        values::put_timestamp(doc, &obj, "recordedAt", encounter.recorded_at)?;
+        values::put_str(doc, &obj, "sourceDevice", &encounter.source_device)?;
+        // The answers map is always created with the encounter: if two devices created it lazily
+        // and concurrently, one of the two maps (with its answers) would lose the conflict.
+        doc.put_object(&obj, ANSWERS, ObjType::Map)?;
+        for edit in edits_of(encounter) {
+            put_edit(doc, &obj, &edit)?;
+        }
+        Ok(())
+    })
 }
 
 /// Changes one field of an existing encounter, in its own change.
@@ -62,11 +63,12 @@ pub fn edit_encounter(
     edit: &EncounterEdit,
     now: Millis,
 ) -> Result<(), DocError> {
-    check_header(doc, DocKind::Team)?;
-    let obj = encounter_obj(doc, id)?;
-    put_edit(doc, &obj, edit)?;
-    commit(doc, "edit encounter", now);
-    Ok(())
+    write(doc, "edit encounter", now, |doc| {
+        check_header(doc, DocKind::Team)?;
+        let obj = encounter_obj(doc, id)?;
+        put_edit(doc, &obj, edit)?;
+        Ok(())
+    })
 }
 
 /// Reads one encounter of the team document.
@@ -80,19 +82,20 @@ pub fn read_encounter<D: ReadDoc>(doc: &D, id: Uuid) -> Result<Encounter, DocErr
 /// many were removed. Automerge keeps deleted values in the change history: the text is gone
 /// from the current state (and from readers, exports, reports) but not from saved history.
 pub fn purge_distinctive_signs(doc: &mut AutoCommit, now: Millis) -> Result<usize, DocError> {
-    check_header(doc, DocKind::Team)?;
-    let encounters = values::req_map(doc, &ROOT, ENCOUNTERS)?;
-    let ids: Vec<String> = doc.keys(&encounters).collect();
-    let mut purged = 0;
-    for key in ids {
-        let obj = values::req_map(doc, &encounters, &key)?;
-        if doc.get(&obj, "distinctiveSigns")?.is_some() {
-            doc.delete(&obj, "distinctiveSigns")?;
-            purged += 1;
+    write(doc, "purge distinctive signs", now, |doc| {
+        check_header(doc, DocKind::Team)?;
+        let encounters = values::req_map(doc, &ROOT, ENCOUNTERS)?;
+        let ids: Vec<String> = doc.keys(&encounters).collect();
+        let mut purged = 0;
+        for key in ids {
+            let obj = values::req_map(doc, &encounters, &key)?;
+            if doc.get(&obj, "distinctiveSigns")?.is_some() {
+                doc.delete(&obj, "distinctiveSigns")?;
+                purged += 1;
+            }
         }
-    }
-    commit(doc, "purge distinctive signs", now);
-    Ok(purged)
+        Ok(purged)
+    })
 }
 
 /// Fields whose key holds concurrent values (Automerge `get_all`), with every value decoded.

@@ -143,6 +143,29 @@ fn init_header(doc: &mut AutoCommit, kind: DocKind) -> Result<(), DocError> {
     Ok(())
 }
 
+/// Runs one writer as one change: commits it if `f` succeeds, rolls it back if `f` fails (so a
+/// failed write never leaves half an encounter pending). Operations the caller left pending
+/// are committed first, as their own change, so that a rollback never discards them.
+fn write<T>(
+    doc: &mut AutoCommit,
+    message: &'static str,
+    now: crate::model::Millis,
+    f: impl FnOnce(&mut AutoCommit) -> Result<T, DocError>,
+) -> Result<T, DocError> {
+    use automerge::transaction::Transactable;
+    if doc.pending_ops() > 0 {
+        doc.commit();
+    }
+    let result = f(doc);
+    match result {
+        Ok(_) => commit(doc, message, now),
+        Err(_) => {
+            doc.rollback();
+        }
+    }
+    result
+}
+
 /// Commits pending operations as one change. Messages are fixed strings: no data in them.
 fn commit(doc: &mut AutoCommit, message: &'static str, now: crate::model::Millis) {
     let options = automerge::transaction::CommitOptions::default()

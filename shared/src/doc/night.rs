@@ -10,7 +10,7 @@ use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};
 
 use super::values::{self, opt, req};
-use super::{DocError, DocKind, check_header, commit, init_header};
+use super::{DocError, DocKind, check_header, init_header, write};
 use crate::ids::DocumentId;
 use crate::model::{
     Millis, Night, NightHeader, QuestionnaireDefinition, Sector, SectorId, TeamId, is_iso_date,
@@ -22,17 +22,18 @@ pub fn create_night(
     header: &NightHeader,
     now: Millis,
 ) -> Result<(), DocError> {
-    if !is_iso_date(&header.date) {
-        return Err(DocError::Invalid("night date is not YYYY-MM-DD"));
-    }
-    init_header(doc, DocKind::Night)?;
-    values::put_str(doc, &ROOT, "id", &header.id.to_string())?;
-    values::put_str(doc, &ROOT, "date", &header.date)?;
-    values::put_str(doc, &ROOT, "label", &header.label)?;
-    doc.put_object(ROOT, "sectors", ObjType::Map)?;
-    doc.put_object(ROOT, "teams", ObjType::Map)?;
-    commit(doc, "create night", now);
-    Ok(())
+    write(doc, "create night", now, |doc| {
+        if !is_iso_date(&header.date) {
+            return Err(DocError::Invalid("night date is not YYYY-MM-DD"));
+        }
+        init_header(doc, DocKind::Night)?;
+        values::put_str(doc, &ROOT, "id", &header.id.to_string())?;
+        values::put_str(doc, &ROOT, "date", &header.date)?;
+        values::put_str(doc, &ROOT, "label", &header.label)?;
+        doc.put_object(ROOT, "sectors", ObjType::Map)?;
+        doc.put_object(ROOT, "teams", ObjType::Map)?;
+        Ok(())
+    })
 }
 
 /// Adds or replaces one sector, in its own change.
@@ -42,19 +43,20 @@ pub fn put_sector(
     sector: &Sector,
     now: Millis,
 ) -> Result<(), DocError> {
-    check_header(doc, DocKind::Night)?;
-    sector
-        .validate()
-        .map_err(|_| DocError::Invalid("sector arrondissement or geometry"))?;
-    let sectors = values::req_map(doc, &ROOT, "sectors")?;
-    let obj = doc.put_object(&sectors, id.0.as_str(), ObjType::Map)?;
-    values::put_str(doc, &obj, "name", &sector.name)?;
-    if let Some(a) = sector.arrondissement {
-        values::put_uint(doc, &obj, "arrondissement", u64::from(a))?;
-    }
-    values::put_str(doc, &obj, "geojson", &sector.geojson)?;
-    commit(doc, "put sector", now);
-    Ok(())
+    write(doc, "put sector", now, |doc| {
+        check_header(doc, DocKind::Night)?;
+        sector
+            .validate()
+            .map_err(|_| DocError::Invalid("sector arrondissement or geometry"))?;
+        let sectors = values::req_map(doc, &ROOT, "sectors")?;
+        let obj = doc.put_object(&sectors, id.0.as_str(), ObjType::Map)?;
+        values::put_str(doc, &obj, "name", &sector.name)?;
+        if let Some(a) = sector.arrondissement {
+            values::put_uint(doc, &obj, "arrondissement", u64::from(a))?;
+        }
+        values::put_str(doc, &obj, "geojson", &sector.geojson)?;
+        Ok(())
+    })
 }
 
 /// Publishes a questionnaire version (replacing the previous one as a whole).
@@ -63,15 +65,16 @@ pub fn set_questionnaire(
     q: &QuestionnaireDefinition,
     now: Millis,
 ) -> Result<(), DocError> {
-    check_header(doc, DocKind::Night)?;
-    if serde_json::from_str::<serde_json::Value>(&q.definition).is_err() {
-        return Err(DocError::Invalid("questionnaire definition is not JSON"));
-    }
-    let obj = doc.put_object(ROOT, "questionnaire", ObjType::Map)?;
-    values::put_uint(doc, &obj, "version", u64::from(q.version))?;
-    values::put_str(doc, &obj, "definition", &q.definition)?;
-    commit(doc, "set questionnaire", now);
-    Ok(())
+    write(doc, "set questionnaire", now, |doc| {
+        check_header(doc, DocKind::Night)?;
+        if serde_json::from_str::<serde_json::Value>(&q.definition).is_err() {
+            return Err(DocError::Invalid("questionnaire definition is not JSON"));
+        }
+        let obj = doc.put_object(ROOT, "questionnaire", ObjType::Map)?;
+        values::put_uint(doc, &obj, "version", u64::from(q.version))?;
+        values::put_str(doc, &obj, "definition", &q.definition)?;
+        Ok(())
+    })
 }
 
 /// Adds a team to the index: team id -> `automerge:` URL of its team document.
@@ -81,12 +84,13 @@ pub fn put_team_ref(
     url: &str,
     now: Millis,
 ) -> Result<(), DocError> {
-    check_header(doc, DocKind::Night)?;
-    DocumentId::parse_url(url).map_err(|_| DocError::Invalid("team document URL"))?;
-    let teams = values::req_map(doc, &ROOT, "teams")?;
-    values::put_str(doc, &teams, &team.0, url)?;
-    commit(doc, "put team", now);
-    Ok(())
+    write(doc, "put team", now, |doc| {
+        check_header(doc, DocKind::Night)?;
+        DocumentId::parse_url(url).map_err(|_| DocError::Invalid("team document URL"))?;
+        let teams = values::req_map(doc, &ROOT, "teams")?;
+        values::put_str(doc, &teams, &team.0, url)?;
+        Ok(())
+    })
 }
 
 /// Writes a whole night: header, then one change per sector, questionnaire and team.

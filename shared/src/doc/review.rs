@@ -12,20 +12,21 @@ use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};
 use uuid::Uuid;
 
 use super::values::{self, req};
-use super::{DocError, DocKind, check_header, commit, init_header};
+use super::{DocError, DocKind, check_header, init_header, write};
 use crate::model::{
     ConflictResolution, Correction, DuplicateDecision, DuplicateVerdict, EncounterEdit, Millis,
     Review, TeamId,
 };
 
 pub fn create_review(doc: &mut AutoCommit, night_id: Uuid, now: Millis) -> Result<(), DocError> {
-    init_header(doc, DocKind::Review)?;
-    values::put_str(doc, &ROOT, "nightId", &night_id.to_string())?;
-    for key in ["duplicates", "corrections", "resolutions"] {
-        doc.put_object(ROOT, key, ObjType::Map)?;
-    }
-    commit(doc, "create review", now);
-    Ok(())
+    write(doc, "create review", now, |doc| {
+        init_header(doc, DocKind::Review)?;
+        values::put_str(doc, &ROOT, "nightId", &night_id.to_string())?;
+        for key in ["duplicates", "corrections", "resolutions"] {
+            doc.put_object(ROOT, key, ObjType::Map)?;
+        }
+        Ok(())
+    })
 }
 
 /// Records (or replaces) the decision on a pair of encounters, whatever the order of the pair.
@@ -34,21 +35,22 @@ pub fn decide_duplicate(
     decision: &DuplicateDecision,
     now: Millis,
 ) -> Result<(), DocError> {
-    check_header(doc, DocKind::Review)?;
-    let map = values::req_map(doc, &ROOT, "duplicates")?;
-    let (first, second) = if decision.first <= decision.second {
-        (decision.first, decision.second)
-    } else {
-        (decision.second, decision.first)
-    };
-    let obj = doc.put_object(&map, decision.key().as_str(), ObjType::Map)?;
-    values::put_str(doc, &obj, "first", &first.to_string())?;
-    values::put_str(doc, &obj, "second", &second.to_string())?;
-    values::put_str(doc, &obj, "verdict", decision.verdict.code())?;
-    values::put_str(doc, &obj, "decidedBy", &decision.decided_by)?;
-    values::put_timestamp(doc, &obj, "decidedAt", decision.decided_at)?;
-    commit(doc, "decide duplicate", now);
-    Ok(())
+    write(doc, "decide duplicate", now, |doc| {
+        check_header(doc, DocKind::Review)?;
+        let map = values::req_map(doc, &ROOT, "duplicates")?;
+        let (first, second) = if decision.first <= decision.second {
+            (decision.first, decision.second)
+        } else {
+            (decision.second, decision.first)
+        };
+        let obj = doc.put_object(&map, decision.key().as_str(), ObjType::Map)?;
+        values::put_str(doc, &obj, "first", &first.to_string())?;
+        values::put_str(doc, &obj, "second", &second.to_string())?;
+        values::put_str(doc, &obj, "verdict", decision.verdict.code())?;
+        values::put_str(doc, &obj, "decidedBy", &decision.decided_by)?;
+        values::put_timestamp(doc, &obj, "decidedAt", decision.decided_at)?;
+        Ok(())
+    })
 }
 
 pub fn add_correction(
@@ -56,21 +58,22 @@ pub fn add_correction(
     correction: &Correction,
     now: Millis,
 ) -> Result<(), DocError> {
-    check_header(doc, DocKind::Review)?;
-    let map = values::req_map(doc, &ROOT, "corrections")?;
-    let obj = doc.put_object(&map, correction.id.to_string().as_str(), ObjType::Map)?;
-    values::put_str(doc, &obj, "teamId", &correction.team_id.0)?;
-    values::put_str(
-        doc,
-        &obj,
-        "encounterId",
-        &correction.encounter_id.to_string(),
-    )?;
-    values::put_str(doc, &obj, "edit", &values::to_json(&correction.edit)?)?;
-    values::put_str(doc, &obj, "madeBy", &correction.made_by)?;
-    values::put_timestamp(doc, &obj, "madeAt", correction.made_at)?;
-    commit(doc, "add correction", now);
-    Ok(())
+    write(doc, "add correction", now, |doc| {
+        check_header(doc, DocKind::Review)?;
+        let map = values::req_map(doc, &ROOT, "corrections")?;
+        let obj = doc.put_object(&map, correction.id.to_string().as_str(), ObjType::Map)?;
+        values::put_str(doc, &obj, "teamId", &correction.team_id.0)?;
+        values::put_str(
+            doc,
+            &obj,
+            "encounterId",
+            &correction.encounter_id.to_string(),
+        )?;
+        values::put_str(doc, &obj, "edit", &values::to_json(&correction.edit)?)?;
+        values::put_str(doc, &obj, "madeBy", &correction.made_by)?;
+        values::put_timestamp(doc, &obj, "madeAt", correction.made_at)?;
+        Ok(())
+    })
 }
 
 /// Records the value chosen for a conflicted field (one resolution per encounter field).
@@ -79,21 +82,22 @@ pub fn resolve_conflict(
     resolution: &ConflictResolution,
     now: Millis,
 ) -> Result<(), DocError> {
-    check_header(doc, DocKind::Review)?;
-    let map = values::req_map(doc, &ROOT, "resolutions")?;
-    let obj = doc.put_object(&map, resolution.key().as_str(), ObjType::Map)?;
-    values::put_str(doc, &obj, "teamId", &resolution.team_id.0)?;
-    values::put_str(
-        doc,
-        &obj,
-        "encounterId",
-        &resolution.encounter_id.to_string(),
-    )?;
-    values::put_str(doc, &obj, "chosen", &values::to_json(&resolution.chosen)?)?;
-    values::put_str(doc, &obj, "resolvedBy", &resolution.resolved_by)?;
-    values::put_timestamp(doc, &obj, "resolvedAt", resolution.resolved_at)?;
-    commit(doc, "resolve conflict", now);
-    Ok(())
+    write(doc, "resolve conflict", now, |doc| {
+        check_header(doc, DocKind::Review)?;
+        let map = values::req_map(doc, &ROOT, "resolutions")?;
+        let obj = doc.put_object(&map, resolution.key().as_str(), ObjType::Map)?;
+        values::put_str(doc, &obj, "teamId", &resolution.team_id.0)?;
+        values::put_str(
+            doc,
+            &obj,
+            "encounterId",
+            &resolution.encounter_id.to_string(),
+        )?;
+        values::put_str(doc, &obj, "chosen", &values::to_json(&resolution.chosen)?)?;
+        values::put_str(doc, &obj, "resolvedBy", &resolution.resolved_by)?;
+        values::put_timestamp(doc, &obj, "resolvedAt", resolution.resolved_at)?;
+        Ok(())
+    })
 }
 
 pub fn read_review<D: ReadDoc>(doc: &D) -> Result<Review, DocError> {

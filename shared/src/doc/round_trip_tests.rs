@@ -466,3 +466,31 @@ fn purging_distinctive_signs_removes_them_from_every_encounter() {
     assert_eq!(read_encounter(&doc, without.id).unwrap(), without);
     assert_eq!(purge_distinctive_signs(&mut doc, T0).unwrap(), 0);
 }
+
+#[test]
+fn failed_write_leaves_no_half_encounter() {
+    let mut doc = new_team(1);
+    let heads = doc.get_heads();
+    let mut bad = minimal_encounter(uuid_at(T0, 1));
+    bad.position = Some(Position {
+        lat: f64::NAN,
+        lon: 2.3,
+    });
+    assert!(matches!(
+        record_encounter(&mut doc, &bad, T0),
+        Err(DocError::Invalid(_))
+    ));
+    assert_eq!(doc.get_heads(), heads);
+    assert!(read_team(&doc).unwrap().encounters.is_empty());
+    // The next successful write does not carry leftovers of the failed one.
+    let good = minimal_encounter(uuid_at(T0, 2));
+    record_encounter(&mut doc, &good, T0).unwrap();
+    assert_eq!(
+        read_team(&doc)
+            .unwrap()
+            .encounters
+            .keys()
+            .collect::<Vec<_>>(),
+        vec![&good.id]
+    );
+}

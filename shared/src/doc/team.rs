@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::encounter::read_encounters;
 use super::values::{self, opt, req};
-use super::{DocError, DocKind, check_header, commit, init_header};
+use super::{DocError, DocKind, check_header, init_header, write};
 use crate::model::{
     CoverageStatus, Millis, Round, SectorCoverage, SectorId, SpaceType, TallyDimension, Team,
     TeamHeader, TeamId,
@@ -26,24 +26,28 @@ use crate::model::{
 /// to its own, and readers see only the winner, so the loser's increments vanish. Creating every
 /// dimension here, before any device has the document, means devices only ever `increment`.
 pub fn create_team(doc: &mut AutoCommit, header: &TeamHeader, now: Millis) -> Result<(), DocError> {
-    init_header(doc, DocKind::Team)?;
-    values::put_str(doc, &ROOT, "teamId", &header.team_id.0)?;
-    values::put_str(doc, &ROOT, "nightId", &header.night_id.to_string())?;
-    values::put_str(doc, &ROOT, "name", &header.name)?;
-    let sectors = doc.put_object(ROOT, "sectors", ObjType::Map)?;
-    for sector in &header.sectors {
-        values::put_bool(doc, &sectors, &sector.0, true)?;
-    }
-    for key in ["encounters", "rounds", "coverage", "tallies"] {
-        doc.put_object(ROOT, key, ObjType::Map)?;
-    }
-    commit(doc, "create team", now);
-    let tallies = values::req_map(doc, &ROOT, "tallies")?;
-    for &space_type in SpaceType::ALL {
-        for dim in TallyDimension::all_for(space_type) {
-            doc.put(&tallies, dim.key().as_str(), ScalarValue::counter(0))?;
+    write(doc, "create team", now, |doc| {
+        init_header(doc, DocKind::Team)?;
+        values::put_str(doc, &ROOT, "teamId", &header.team_id.0)?;
+        values::put_str(doc, &ROOT, "nightId", &header.night_id.to_string())?;
+        values::put_str(doc, &ROOT, "name", &header.name)?;
+        let sectors = doc.put_object(ROOT, "sectors", ObjType::Map)?;
+        for sector in &header.sectors {
+            values::put_bool(doc, &sectors, &sector.0, true)?;
         }
-        commit(doc, "create tallies", now);
+        for key in ["encounters", "rounds", "coverage", "tallies"] {
+            doc.put_object(ROOT, key, ObjType::Map)?;
+        }
+        Ok(())
+    })?;
+    for &space_type in SpaceType::ALL {
+        write(doc, "create tallies", now, |doc| {
+            let tallies = values::req_map(doc, &ROOT, "tallies")?;
+            for dim in TallyDimension::all_for(space_type) {
+                doc.put(&tallies, dim.key().as_str(), ScalarValue::counter(0))?;
+            }
+            Ok(())
+        })?;
     }
     Ok(())
 }
@@ -58,39 +62,41 @@ pub fn add_to_tally(
     delta: i64,
     now: Millis,
 ) -> Result<(), DocError> {
-    check_header(doc, DocKind::Team)?;
-    let tallies = values::req_map(doc, &ROOT, "tallies")?;
-    let key = dim.key();
-    match doc.get(&tallies, key.as_str())? {
-        Some((Value::Scalar(s), _)) if s.is_counter() => {}
-        Some(_) => {
-            return Err(DocError::WrongType {
-                key,
-                expected: "counter",
-            });
+    write(doc, "tally", now, |doc| {
+        check_header(doc, DocKind::Team)?;
+        let tallies = values::req_map(doc, &ROOT, "tallies")?;
+        let key = dim.key();
+        match doc.get(&tallies, key.as_str())? {
+            Some((Value::Scalar(s), _)) if s.is_counter() => {}
+            Some(_) => {
+                return Err(DocError::WrongType {
+                    key,
+                    expected: "counter",
+                });
+            }
+            None => doc.put(&tallies, key.as_str(), ScalarValue::counter(0))?,
         }
-        None => doc.put(&tallies, key.as_str(), ScalarValue::counter(0))?,
-    }
-    doc.increment(&tallies, key.as_str(), delta)?;
-    commit(doc, "tally", now);
-    Ok(())
+        doc.increment(&tallies, key.as_str(), delta)?;
+        Ok(())
+    })
 }
 
 /// Starts a round. Each check-in is its own map entry, so concurrent check-ins never clash.
 pub fn check_in(doc: &mut AutoCommit, round: &Round, now: Millis) -> Result<(), DocError> {
-    check_header(doc, DocKind::Team)?;
-    let rounds = values::req_map(doc, &ROOT, "rounds")?;
-    let obj = doc.put_object(&rounds, round.id.to_string().as_str(), ObjType::Map)?;
-    values::put_str(doc, &obj, "device", &round.device)?;
-    values::put_timestamp(doc, &obj, "checkedInAt", round.checked_in_at)?;
-    if let Some(sector) = &round.sector_id {
-        values::put_str(doc, &obj, "sectorId", &sector.0)?;
-    }
-    if let Some(out) = round.checked_out_at {
-        values::put_timestamp(doc, &obj, "checkedOutAt", out)?;
-    }
-    commit(doc, "check in", now);
-    Ok(())
+    write(doc, "check in", now, |doc| {
+        check_header(doc, DocKind::Team)?;
+        let rounds = values::req_map(doc, &ROOT, "rounds")?;
+        let obj = doc.put_object(&rounds, round.id.to_string().as_str(), ObjType::Map)?;
+        values::put_str(doc, &obj, "device", &round.device)?;
+        values::put_timestamp(doc, &obj, "checkedInAt", round.checked_in_at)?;
+        if let Some(sector) = &round.sector_id {
+            values::put_str(doc, &obj, "sectorId", &sector.0)?;
+        }
+        if let Some(out) = round.checked_out_at {
+            values::put_timestamp(doc, &obj, "checkedOutAt", out)?;
+        }
+        Ok(())
+    })
 }
 
 /// Ends a round at `at`.
@@ -100,21 +106,22 @@ pub fn check_out(
     at: Millis,
     now: Millis,
 ) -> Result<(), DocError> {
-    check_header(doc, DocKind::Team)?;
-    let rounds = values::req_map(doc, &ROOT, "rounds")?;
-    let obj = match doc.get(&rounds, round_id.to_string().as_str())? {
-        Some((Value::Object(ObjType::Map), obj)) => obj,
-        Some(_) => {
-            return Err(DocError::WrongType {
-                key: round_id.to_string(),
-                expected: "map",
-            });
-        }
-        None => return Err(DocError::NoSuchRound(round_id)),
-    };
-    values::put_timestamp(doc, &obj, "checkedOutAt", at)?;
-    commit(doc, "check out", now);
-    Ok(())
+    write(doc, "check out", now, |doc| {
+        check_header(doc, DocKind::Team)?;
+        let rounds = values::req_map(doc, &ROOT, "rounds")?;
+        let obj = match doc.get(&rounds, round_id.to_string().as_str())? {
+            Some((Value::Object(ObjType::Map), obj)) => obj,
+            Some(_) => {
+                return Err(DocError::WrongType {
+                    key: round_id.to_string(),
+                    expected: "map",
+                });
+            }
+            None => return Err(DocError::NoSuchRound(round_id)),
+        };
+        values::put_timestamp(doc, &obj, "checkedOutAt", at)?;
+        Ok(())
+    })
 }
 
 /// Reports the coverage of a sector ("covered, 0 found" included). The report is a fresh map,
@@ -125,14 +132,15 @@ pub fn mark_coverage(
     coverage: &SectorCoverage,
     now: Millis,
 ) -> Result<(), DocError> {
-    check_header(doc, DocKind::Team)?;
-    let map = values::req_map(doc, &ROOT, "coverage")?;
-    let obj = doc.put_object(&map, sector.0.as_str(), ObjType::Map)?;
-    values::put_str(doc, &obj, "status", coverage.status.code())?;
-    values::put_timestamp(doc, &obj, "updatedAt", coverage.updated_at)?;
-    values::put_str(doc, &obj, "device", &coverage.device)?;
-    commit(doc, "mark coverage", now);
-    Ok(())
+    write(doc, "mark coverage", now, |doc| {
+        check_header(doc, DocKind::Team)?;
+        let map = values::req_map(doc, &ROOT, "coverage")?;
+        let obj = doc.put_object(&map, sector.0.as_str(), ObjType::Map)?;
+        values::put_str(doc, &obj, "status", coverage.status.code())?;
+        values::put_timestamp(doc, &obj, "updatedAt", coverage.updated_at)?;
+        values::put_str(doc, &obj, "device", &coverage.device)?;
+        Ok(())
+    })
 }
 
 /// Materialises the whole team document.
