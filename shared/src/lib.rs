@@ -6,6 +6,8 @@
 //! `net` (feature `net`) is the tokio client driver.
 #![forbid(unsafe_code)]
 
+pub mod doc;
 pub mod ids;
+pub mod model;
 pub mod storage;
 pub mod store;
