@@ -27,6 +27,8 @@ use crate::error::ApiError;
 pub const OUTGOING_QUEUE: usize = 64;
 /// How long a closing handshake may take before the socket is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a socket closed for an oversized message is held before it is dropped.
+const TOO_LARGE_LINGER: Duration = Duration::from_millis(200);
 
 /// WebSocket close codes (RFC 6455 §7.4.1).
 pub mod close_code {
@@ -372,6 +374,22 @@ async fn run_connection(
         };
         // A peer that stopped reading must not keep this task alive.
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, farewell).await;
+        if end == End::TooLarge {
+            // The rest of the oversized message is unread: reading on would buffer it, and
+            // dropping the socket now would reset the TCP connection and could discard the
+            // close frame still in flight. Hold the socket a moment, unread.
+            tokio::time::sleep(TOO_LARGE_LINGER).await;
+        } else {
+            // Complete the closing handshake: wait for the peer's close (or its departure).
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                while let Some(Ok(message)) = socket.recv().await {
+                    if matches!(message, Message::Close(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
     }
     drop(revoked);
     state.revocations.release(connection.token_id);

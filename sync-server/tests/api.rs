@@ -1,4 +1,5 @@
 //! The HTTP API through the router, without a socket.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

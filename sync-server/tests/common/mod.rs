@@ -1,6 +1,6 @@
 //! Helpers shared by the server's integration tests: a state with an admin token, JSON calls
 //! through the router without a socket, and a ready-made night with one team.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
