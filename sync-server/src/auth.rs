@@ -370,6 +370,37 @@ mod tests {
         assert!(admin.can_write(&b));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn a_code_typed_in_any_case_with_spaces_and_dashes_parses_back(
+            bytes in proptest::prelude::any::<[u8; ENROLMENT_CODE_LEN]>(),
+            lower in proptest::collection::vec(proptest::prelude::any::<bool>(), ENROLMENT_CODE_LEN + 1),
+            separators in proptest::collection::vec(0usize..3, ENROLMENT_CODE_LEN + 1),
+        ) {
+            let code = EnrolmentCode::from_random(bytes);
+            let typed: String = code
+                .display_form()
+                .chars()
+                .zip(lower.iter().zip(&separators))
+                .map(|(c, (&lower, &sep))| {
+                    let c = if lower { c.to_ascii_lowercase() } else { c };
+                    format!("{c}{}", ["", " ", "-"][sep])
+                })
+                .collect();
+            let parsed = EnrolmentCode::parse_typed(&typed);
+            proptest::prop_assert!(parsed.is_some());
+            proptest::prop_assert_eq!(parsed.map(|p| p.hash()), Some(code.hash()));
+        }
+
+        #[test]
+        fn parsing_any_text_never_panics_and_yields_a_canonical_code(text in "\\PC{0,40}") {
+            if let Some(code) = EnrolmentCode::parse_typed(&text) {
+                proptest::prop_assert_eq!(code.0.len(), ENROLMENT_CODE_LEN);
+                proptest::prop_assert!(code.0.bytes().all(|b| CODE_ALPHABET.contains(&b)));
+            }
+        }
+    }
+
     #[test]
     fn token_secrets_are_distinct_and_prefixed() {
         let a = TokenSecret::generate();

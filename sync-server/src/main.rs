@@ -61,7 +61,11 @@ fn main() -> anyhow::Result<()> {
 
 fn init_tracing(json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Logs on stderr: stdout only ever carries the admin token shown once at first start.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if json {
         builder.json().init();
     } else {
@@ -120,6 +124,9 @@ fn setup_admin_token(db: &Db, given: Option<&str>) -> anyhow::Result<()> {
         AdminTokenOutcome::IgnoredDifferent => tracing::warn!(
             "an admin token is already stored; the one given now is ignored (revoke the old one to replace it)"
         ),
+        AdminTokenOutcome::RefusedRevoked => {
+            anyhow::bail!("the admin token given was revoked; give a new one")
+        }
         AdminTokenOutcome::Generated(secret) => {
             // Shown once, on stdout rather than in the log.
             println!(

@@ -1,8 +1,8 @@
 //! Append-only migrations for the server's tables. The chunk store keeps its own migrations
-//! in the same file, so this module versions itself in its own table (not `user_version`)
-//! and prefixes its tables with `server_`.
+//! in the same file: each crate has a namespace row in `schema_migrations` (not
+//! `user_version`), and the server's tables are prefixed with `server_`.
 
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::DbError;
 
@@ -73,19 +73,30 @@ const MIGRATIONS: &[&str] = &[
 
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// This crate's namespace in `schema_migrations`.
+pub const NAMESPACE: &str = "carnet-server";
+
+/// The same bookkeeping table as `carnet_shared::store::migrate` (one row per namespace), so
+/// the file's layout does not change when this function is replaced by
+/// `carnet_shared::store::migrate::migrate(conn, NAMESPACE, MIGRATIONS)` at merge time.
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    namespace TEXT PRIMARY KEY NOT NULL,
+    version INTEGER NOT NULL CHECK (version >= 0)
+) WITHOUT ROWID;";
+
+/// Applies the missing steps, all in one IMMEDIATE transaction (two processes opening the file
+/// at once cannot both run a step). Refuses a schema newer than this server knows.
 pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute_batch(
-        "CREATE TABLE IF NOT EXISTS server_schema_migrations (
-            version INTEGER PRIMARY KEY,
-            applied_at INTEGER NOT NULL DEFAULT (unixepoch())
-         );",
-    )?;
-    let current: i64 = tx.query_row(
-        "SELECT coalesce(max(version), 0) FROM server_schema_migrations",
-        [],
-        |row| row.get(0),
-    )?;
+    tx.execute_batch(CREATE_TABLE)?;
+    let current: i64 = tx
+        .query_row(
+            "SELECT version FROM schema_migrations WHERE namespace = ?1",
+            params![NAMESPACE],
+            |row| row.get(0),
+        )
+        .optional()?
+        .unwrap_or(0);
     if current > LATEST_VERSION {
         return Err(DbError::SchemaTooNew {
             found: current,
@@ -96,12 +107,13 @@ pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
         let version = index as i64 + 1;
         if version > current {
             tx.execute_batch(sql)?;
-            tx.execute(
-                "INSERT INTO server_schema_migrations (version) VALUES (?1)",
-                params![version],
-            )?;
         }
     }
+    tx.execute(
+        "INSERT INTO schema_migrations (namespace, version) VALUES (?1, ?2)
+         ON CONFLICT(namespace) DO UPDATE SET version = excluded.version",
+        params![NAMESPACE, LATEST_VERSION.max(current)],
+    )?;
     tx.commit()?;
     Ok(())
 }
@@ -115,12 +127,14 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
         migrate(&mut conn).unwrap();
-        let versions: i64 = conn
-            .query_row("SELECT count(*) FROM server_schema_migrations", [], |r| {
-                r.get(0)
-            })
+        let version: i64 = conn
+            .query_row(
+                "SELECT version FROM schema_migrations WHERE namespace = ?1",
+                params![NAMESPACE],
+                |r| r.get(0),
+            )
             .unwrap();
-        assert_eq!(versions, LATEST_VERSION);
+        assert_eq!(version, LATEST_VERSION);
     }
 
     #[test]
@@ -128,13 +142,33 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
         conn.execute(
-            "INSERT INTO server_schema_migrations (version) VALUES (?1)",
-            params![LATEST_VERSION + 1],
+            "UPDATE schema_migrations SET version = ?2 WHERE namespace = ?1",
+            params![NAMESPACE, LATEST_VERSION + 1],
         )
         .unwrap();
         assert!(matches!(
             migrate(&mut conn),
             Err(DbError::SchemaTooNew { .. })
         ));
+    }
+
+    #[test]
+    fn another_namespace_in_the_same_file_is_left_alone() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(CREATE_TABLE).unwrap();
+        conn.execute(
+            "INSERT INTO schema_migrations (namespace, version) VALUES ('carnet-shared.store', 7)",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let other: i64 = conn
+            .query_row(
+                "SELECT version FROM schema_migrations WHERE namespace = 'carnet-shared.store'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(other, 7);
     }
 }

@@ -225,6 +225,9 @@ pub enum AdminTokenOutcome {
     Reused,
     /// An admin token already exists and the given one differs: the stored one stays.
     IgnoredDifferent,
+    /// No admin token is active and the given one was revoked before: it is not brought back
+    /// to life.
+    RefusedRevoked,
     /// No token was given and none existed: this one was generated and stored; show it once.
     Generated(TokenSecret),
 }
@@ -252,6 +255,7 @@ pub fn ensure_admin_token(
         }
         (Some(_), false) => AdminTokenOutcome::IgnoredDifferent,
         (None, false) => AdminTokenOutcome::Reused,
+        (Some(hash), true) if was_revoked(&tx, &hash)? => AdminTokenOutcome::RefusedRevoked,
         (Some(hash), true) => {
             token.secret_hash = hash;
             token.role = Role::Admin;
@@ -267,6 +271,14 @@ pub fn ensure_admin_token(
     };
     tx.commit()?;
     Ok(outcome)
+}
+
+fn was_revoked(conn: &Connection, hash: &SecretHash) -> Result<bool, DbError> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM server_tokens WHERE secret_hash = ?1 AND revoked_at IS NOT NULL)",
+        params![hash.as_slice()],
+        |row| row.get(0),
+    )?)
 }
 
 #[cfg(test)]
@@ -355,5 +367,18 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+        // Restarting with the revoked token does not revive it.
+        let secret_text = secret.expose().to_owned();
+        let again = db
+            .call_blocking(|c| {
+                ensure_admin_token(
+                    c,
+                    Some(&secret_text),
+                    TokenSecret::generate(),
+                    admin_seed(2),
+                )
+            })
+            .unwrap();
+        assert!(matches!(again, AdminTokenOutcome::RefusedRevoked));
     }
 }
