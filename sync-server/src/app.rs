@@ -26,6 +26,9 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
     /// The server's automerge-repo peer id, sent as `senderId`.
     pub server_peer_id: String,
+    /// Live sockets one token may hold (a device reconnecting on a flaky network may briefly
+    /// have two); more are refused with 429 so one token cannot exhaust the server.
+    pub max_sockets_per_token: usize,
 }
 
 impl Default for ServerConfig {
@@ -33,6 +36,7 @@ impl Default for ServerConfig {
         Self {
             max_message_bytes: 1024 * 1024,
             server_peer_id: "carnet-server".to_owned(),
+            max_sockets_per_token: 8,
         }
     }
 }

@@ -7,8 +7,8 @@
 //! engine plugs in.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -17,7 +17,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use crate::app::AppState;
 use crate::auth::{PeerId, Principal, Scope, TokenId};
@@ -37,6 +37,7 @@ pub mod close_code {
     pub const POLICY_VIOLATION: u16 = 1008;
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     pub const INTERNAL_ERROR: u16 = 1011;
+    pub const TRY_AGAIN_LATER: u16 = 1013;
 }
 
 /// What the hub sends to a connection task.
@@ -69,11 +70,14 @@ pub struct Connection {
     pub peer_id: PeerId,
     pub token_id: TokenId,
     pub scope: Scope,
+    /// Signalled when the hub could not queue a frame: the peer reads too slowly.
+    overflow: Arc<Notify>,
 }
 
 struct Registered {
     peer_id: PeerId,
     outgoing: mpsc::Sender<Outgoing>,
+    overflow: Arc<Notify>,
 }
 
 /// The server side of sync: live connections and the frame handler.
@@ -107,11 +111,13 @@ impl SyncHub {
     /// Registers a socket; `outgoing` is where the hub queues frames for it.
     pub fn register(&self, principal: &Principal, outgoing: mpsc::Sender<Outgoing>) -> Connection {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let overflow = Arc::new(Notify::new());
         self.connections().insert(
             id,
             Registered {
                 peer_id: principal.peer_id.clone(),
                 outgoing,
+                overflow: Arc::clone(&overflow),
             },
         );
         Connection {
@@ -119,6 +125,7 @@ impl SyncHub {
             peer_id: principal.peer_id.clone(),
             token_id: principal.token_id,
             scope: principal.scope.clone(),
+            overflow,
         }
     }
 
@@ -138,14 +145,25 @@ impl SyncHub {
             .count()
     }
 
-    /// Queues a frame for a connection. `false` if it is gone or its queue is full (a peer
-    /// too slow to read is closed by its task rather than buffered without bound).
+    /// Queues a frame for a connection without waiting. `false` if the connection is gone or
+    /// its queue is full; a full queue means the peer reads too slowly, and its task closes it
+    /// (code 1013) rather than buffering without bound — it resyncs when it reconnects.
     pub fn send_to(&self, connection_id: u64, frame: Vec<u8>) -> bool {
-        let sender = self
+        let target = self
             .connections()
             .get(&connection_id)
-            .map(|c| c.outgoing.clone());
-        sender.is_some_and(|s| s.try_send(Outgoing::Frame(frame)).is_ok())
+            .map(|c| (c.outgoing.clone(), Arc::clone(&c.overflow)));
+        let Some((outgoing, overflow)) = target else {
+            return false;
+        };
+        match outgoing.try_send(Outgoing::Frame(frame)) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                overflow.notify_one();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
     }
 
     /// Handles one binary frame from `connection`.
@@ -221,6 +239,17 @@ pub async fn sync_handler(
         )
         .into_response();
     };
+    // Checked before the upgrade, counted once the task registers: a burst of simultaneous
+    // upgrades can overshoot by the burst size, which is all this needs to bound.
+    if state.hub.connections_of(&principal.peer_id) >= state.config.max_sockets_per_token {
+        tracing::warn!(peer_id = %principal.peer_id, "sync socket refused: too many for this token");
+        return ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_connections",
+            "this token already has too many open sync connections",
+        )
+        .into_response();
+    }
     let revoked = state.revocations.subscribe(principal.token_id);
     let limit = state.config.max_message_bytes;
     upgrade
@@ -240,6 +269,7 @@ enum End {
     Revoked,
     ShuttingDown,
     TooLarge,
+    TooSlow,
     TextFrame,
     Hub(Closing),
 }
@@ -254,6 +284,7 @@ impl End {
             End::Revoked => "token revoked",
             End::ShuttingDown => "server shutting down",
             End::TooLarge => "message too large",
+            End::TooSlow => "peer reads too slowly",
             End::TextFrame => "text frame",
             End::Hub(closing) => closing.reason,
         }
@@ -280,6 +311,11 @@ impl End {
                 close_code::MESSAGE_TOO_BIG,
                 "message too large",
                 Some("message too large"),
+            ),
+            End::TooSlow => closing(
+                close_code::TRY_AGAIN_LATER,
+                "peer reads too slowly",
+                Some("peer reads too slowly"),
             ),
             End::TextFrame => closing(
                 close_code::UNSUPPORTED_DATA,
@@ -325,6 +361,7 @@ async fn run_connection(
                     break End::Revoked;
                 }
             }
+            () = connection.overflow.notified() => break End::TooSlow,
             changed = shutdown.changed() => {
                 if changed.is_err() {
                     break End::ShuttingDown;
@@ -399,4 +436,53 @@ async fn run_connection(
         reason = end.as_str(),
         "sync connection closed"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+
+    fn principal() -> Principal {
+        Principal {
+            token_id: TokenId(uuid::Uuid::from_bytes([1; 16])),
+            role: Role::TeamMember,
+            peer_id: PeerId("device-test".to_owned()),
+            night_id: None,
+            team_id: None,
+            scope: Scope::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_flags_the_slow_peer_instead_of_growing() {
+        let hub = SyncHub::new("server".to_owned());
+        let (tx, mut rx) = mpsc::channel(1);
+        let connection = hub.register(&principal(), tx);
+        assert!(hub.send_to(connection.id, vec![1]));
+        assert!(!hub.send_to(connection.id, vec![2]));
+        // The permit is stored: the connection task sees it even if it was busy meanwhile.
+        connection.overflow.notified().await;
+        assert!(matches!(rx.recv().await, Some(Outgoing::Frame(f)) if f == vec![1]));
+        hub.unregister(&connection);
+        assert!(!hub.send_to(connection.id, vec![3]));
+        assert_eq!(hub.connection_count(), 0);
+    }
+
+    #[test]
+    fn error_frame_is_an_automerge_repo_error_message() {
+        let hub = SyncHub::new("carnet-server".to_owned());
+        let frame = hub.error_frame(&PeerId("device-x".to_owned()), "token revoked");
+        let value: ciborium::Value = ciborium::from_reader(frame.as_slice()).unwrap();
+        let map = value.as_map().unwrap();
+        let field = |key: &str| {
+            map.iter()
+                .find(|(k, _)| k.as_text() == Some(key))
+                .and_then(|(_, v)| v.as_text())
+        };
+        assert_eq!(field("type"), Some("error"));
+        assert_eq!(field("senderId"), Some("carnet-server"));
+        assert_eq!(field("targetId"), Some("device-x"));
+        assert_eq!(field("message"), Some("token revoked"));
+    }
 }

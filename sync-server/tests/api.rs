@@ -504,3 +504,52 @@ async fn malformed_bodies_and_ids_get_json_errors() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["code"], "invalid_codes_per_team");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_enrolments_with_one_code_make_exactly_one_device() {
+    let state = state();
+    let (_, created) = night_with_teams(&state, &["Équipe 1"], 1).await;
+    let code = created["teams"][0]["enrolment_codes"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
+            let state = state.clone();
+            let code = code.clone();
+            tokio::spawn(async move {
+                call(
+                    &state,
+                    "POST",
+                    "/api/enrol",
+                    Auth::None,
+                    Some(json!({ "code": code })),
+                )
+                .await
+                .0
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for attempt in attempts {
+        statuses.push(attempt.await.unwrap());
+    }
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::GONE).count(),
+        7
+    );
+    assert_eq!(
+        count(
+            &state,
+            "SELECT count(*) FROM server_tokens WHERE role = 'team-member'"
+        ),
+        1
+    );
+}

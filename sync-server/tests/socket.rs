@@ -234,3 +234,31 @@ async fn shutdown_closes_live_sockets_with_going_away() {
     assert_eq!(code, Some(1001));
     wait_for_no_connections(&state).await;
 }
+
+#[tokio::test]
+async fn one_token_cannot_open_more_sockets_than_allowed() {
+    let server = Server::start(ServerConfig {
+        max_sockets_per_token: 1,
+        ..ServerConfig::default()
+    })
+    .await;
+    let (token, _) = device(&server.state).await;
+    let (_first, _) = connect_async(server.url(&token)).await.unwrap();
+    tokio::time::timeout(HANG_GUARD, async {
+        while server.state.hub.connection_count() != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    match connect_async(server.url(&token)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        }
+        other => panic!("expected a 429, got {:?}", other.map(|(_, r)| r.status())),
+    }
+    // Another device is not affected.
+    let (other, _) = device(&server.state).await;
+    let (_second, _) = connect_async(server.url(&other)).await.unwrap();
+    server.stop().await;
+}
