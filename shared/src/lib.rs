@@ -6,5 +6,7 @@
 //! `net` (feature `net`) is the tokio client driver.
 #![forbid(unsafe_code)]
 
+pub mod engine;
 pub mod ids;
 pub mod storage;
+pub mod wire;
