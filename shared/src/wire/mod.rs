@@ -25,7 +25,7 @@ pub type PeerId = String;
 /// A storage id (automerge-repo `StorageId`): names a peer's durable storage.
 pub type StorageId = String;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum WireError {
     #[error("frame is not valid CBOR")]
     NotCbor,
@@ -310,7 +310,7 @@ fn de_millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         ciborium::Value::Integer(i) => {
             u64::try_from(i128::from(i)).map_err(|_| D::Error::custom("negative timestamp"))
         }
-        ciborium::Value::Float(f) if f.is_finite() && f >= 0.0 && f < 1.8e19 => {
+        ciborium::Value::Float(f) if (0.0..1.8e19).contains(&f) => {
             // Truncation is intended: JS timestamps are whole milliseconds.
             Ok(f as u64)
         }
