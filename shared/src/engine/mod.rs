@@ -571,15 +571,21 @@ impl Engine {
         let Some(message) = data.generate_sync_message(&mut peer_doc.sync) else {
             return;
         };
+        let peer_has_it = peer_doc
+            .sync
+            .their_heads
+            .as_ref()
+            .is_some_and(|h| !h.is_empty());
         let body = SyncFrame {
             sender_id: self.config.peer_id.clone(),
             target_id: remote,
             document_id: doc,
             data: message.encode(),
         };
-        // As automerge-repo: a peer with nothing asks with `request`, so that the other side
-        // answers `doc-unavailable` rather than waiting for data.
-        let frame = if data.get_heads().is_empty() {
+        // As automerge-repo: a peer with nothing, talking to a peer not known to have the
+        // document, asks with `request`, so that the other side answers `doc-unavailable`
+        // rather than leaving it waiting.
+        let frame = if data.get_heads().is_empty() && !peer_has_it {
             Frame::Request(body)
         } else {
             Frame::Sync(body)

@@ -722,3 +722,100 @@ proptest! {
         prop_assert!(step.writes.is_empty());
     }
 }
+
+/// Frames produced by automerge-repo 2.5.6 (see `wire/fixtures/gen.mjs`) drive the server.
+#[test]
+fn js_client_frames_drive_the_server() {
+    let fixtures = include_str!("../wire/fixtures/js_frames.txt");
+    let js = |name: &str| {
+        let line = fixtures
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap();
+        hex::decode(line.split_once(' ').unwrap().1).unwrap()
+    };
+    let mut id = [0u8; 16];
+    for (i, b) in id.iter_mut().enumerate() {
+        *b = i as u8 + 1;
+    }
+    let doc = DocumentId::from_bytes(id);
+    let mut server = server_engine(EngineLimits::default());
+    let _ = server.connect(
+        1,
+        ConnectOptions {
+            bound_peer: Some("client-1".into()),
+            scope: rw(doc),
+        },
+    );
+    let step = server.handle_frame(1, &js("join"));
+    let Frame::Peer(peer) = &step.outbound[0].frame else {
+        panic!("no peer answer")
+    };
+    assert_eq!(
+        (
+            peer.target_id.as_str(),
+            peer.selected_protocol_version.as_str()
+        ),
+        ("client-1", "1")
+    );
+    assert_eq!(
+        server.remote_metadata(1).unwrap().storage_id.as_deref(),
+        Some("st-1")
+    );
+    // The JS client asks for a document the server does not have.
+    let step = server.handle_frame(1, &js("request"));
+    assert!(matches!(
+        step.outbound[..],
+        [Outbound {
+            frame: Frame::DocUnavailable(_),
+            ..
+        }]
+    ));
+    assert!(!server.has_document(&doc));
+    // It then offers its own copy: the read-write scope lets the server take it.
+    let step = server.handle_frame(1, &js("sync"));
+    assert!(step.closes.is_empty());
+    assert!(matches!(
+        step.outbound[..],
+        [Outbound {
+            frame: Frame::Sync(_),
+            ..
+        }]
+    ));
+    assert!(server.has_document(&doc));
+}
+
+/// Prints frames as our encoder writes them, for checking with cbor-x by hand
+/// (`cargo test -p carnet-shared print_rust_frames -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn print_rust_frames() {
+    let mut server = joined_server(EngineLimits::default());
+    let step = server.set_scope(1, Scope::none());
+    assert!(step.is_empty());
+    let frames = [
+        Frame::Peer(Peer {
+            sender_id: SERVER.into(),
+            peer_metadata: PeerMetadata {
+                storage_id: Some("st".into()),
+                is_ephemeral: Some(false),
+            },
+            selected_protocol_version: "1".into(),
+            target_id: "phone".into(),
+        }),
+        Frame::Sync(SyncFrame {
+            sender_id: SERVER.into(),
+            target_id: "phone".into(),
+            document_id: doc_id(1),
+            data: team_doc(1, "enc").save(),
+        }),
+        Frame::DocUnavailable(DocUnavailable {
+            sender_id: SERVER.into(),
+            target_id: "phone".into(),
+            document_id: doc_id(1),
+        }),
+    ];
+    for f in frames {
+        println!("{} {}", f.type_name(), hex::encode(f.encode().unwrap()));
+    }
+}
