@@ -819,3 +819,108 @@ fn print_rust_frames() {
         println!("{} {}", f.type_name(), hex::encode(f.encode().unwrap()));
     }
 }
+
+#[test]
+fn revoked_scope_stops_sync_and_answers_doc_unavailable() {
+    let doc = doc_id(20);
+    let mut net = Net::new(EngineLimits::default(), &["writer", "revoked"]);
+    net.connect(0, rw(doc));
+    net.connect(1, rw(doc));
+    let step = net.clients[0]
+        .engine
+        .insert_document(doc, team_doc(1, "enc"))
+        .unwrap();
+    net.apply_client(0, step);
+    net.run();
+    let step = net.clients[1]
+        .engine
+        .want_document(doc, ActorId::from(vec![2; 16]));
+    net.apply_client(1, step);
+    net.run();
+    let before = Net::heads(&net.clients[1].engine, doc);
+    assert!(!before.is_empty());
+
+    let step = net.server.engine.set_scope(1, Scope::none());
+    net.apply_server(step);
+    net.edit(0, doc, "after-revocation", "x");
+    net.run();
+    assert_eq!(Net::heads(&net.clients[1].engine, doc), before);
+    net.edit(1, doc, "from-revoked", "x");
+    net.run();
+    assert!(
+        net.clients[1]
+            .events
+            .contains(&Event::DocUnavailable { conn: 0, doc })
+    );
+    let server_doc = net.server.engine.document(&doc).unwrap();
+    assert!(server_doc.get(ROOT, "from-revoked").unwrap().is_none());
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Edit { client: usize, key: u8 },
+    Deliver,
+    Toggle { client: usize },
+}
+
+fn arb_ops() -> impl Strategy<Value = Vec<Op>> {
+    proptest::collection::vec(
+        prop_oneof![
+            3 => (0usize..3, 0u8..4).prop_map(|(client, key)| Op::Edit { client, key }),
+            6 => Just(Op::Deliver),
+            1 => (0usize..3).prop_map(|client| Op::Toggle { client }),
+        ],
+        0..60,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// Whatever the interleaving of edits, deliveries and reconnections, once everyone is
+    /// connected and the network is quiet, all copies and the server's stored chunks agree and
+    /// every client sees its work acknowledged.
+    #[test]
+    fn any_interleaving_converges_and_is_acknowledged(ops in arb_ops()) {
+        let doc = doc_id(30);
+        let mut net = Net::new(EngineLimits::default(), &["a", "b", "c"]);
+        let mut online = [true; 3];
+        for i in 0..3 {
+            net.connect(i, rw(doc));
+        }
+        let step = net.clients[0].engine.insert_document(doc, team_doc(1, "enc")).unwrap();
+        net.apply_client(0, step);
+        net.run();
+        for i in 1..3 {
+            let step = net.clients[i].engine.want_document(doc, ActorId::from(vec![i as u8 + 1; 16]));
+            net.apply_client(i, step);
+        }
+        net.run();
+        for (n, op) in ops.iter().enumerate() {
+            match op {
+                Op::Edit { client, key } => net.edit(*client, doc, &format!("k{key}"), &format!("{n}")),
+                Op::Deliver => { net.deliver_one(); }
+                Op::Toggle { client } => {
+                    if online[*client] {
+                        net.disconnect(*client);
+                    } else {
+                        net.connect(*client, rw(doc));
+                    }
+                    online[*client] = !online[*client];
+                }
+            }
+        }
+        for (i, up) in online.iter().enumerate() {
+            if !up {
+                net.connect(i, rw(doc));
+            }
+        }
+        net.run();
+        let heads = Net::heads(&net.server.engine, doc);
+        prop_assert_eq!(from_storage(&net.server.writes, doc).get_heads(), heads.clone());
+        for i in 0..3 {
+            prop_assert_eq!(Net::heads(&net.clients[i].engine, doc), heads.clone());
+            prop_assert!(net.clients[i].engine.server_has_all(&doc));
+        }
+        prop_assert!(net.server.closes.is_empty());
+    }
+}
