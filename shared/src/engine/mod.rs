@@ -52,12 +52,27 @@ struct PeerDoc {
     unavailable: bool,
 }
 
+impl PeerDoc {
+    fn new(access: Access) -> Self {
+        Self {
+            sync: if access == Access::ReadOnly {
+                sync::State::new_read_only()
+            } else {
+                sync::State::new()
+            },
+            unavailable: false,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Conn {
     phase: Phase,
     bound_peer: Option<PeerId>,
     remote: Option<PeerId>,
     remote_metadata: PeerMetadata,
+    /// The remote's storage id when its sync states are worth keeping (not ephemeral).
+    sync_state_key: Option<String>,
     scope: Scope,
     docs: HashMap<DocumentId, PeerDoc>,
 }
@@ -212,6 +227,7 @@ impl Engine {
                 bound_peer: options.bound_peer,
                 remote: None,
                 remote_metadata: PeerMetadata::default(),
+                sync_state_key: None,
                 scope: options.scope,
                 docs: HashMap::new(),
             },
@@ -262,6 +278,46 @@ impl Engine {
             self.send_sync(conn, doc, &mut step);
         }
         step
+    }
+
+    /// A `request`/`sync` that opens a document on a connection whose remote keeps durable
+    /// storage: the driver may load the stored sync state for (document, storage id) and hand
+    /// it to [`Self::load_sync_state`] before [`Self::handle_decoded`], so that a reconnecting
+    /// peer does not resend what both sides share.
+    pub fn needs_sync_state(&self, conn: ConnId, frame: &Frame) -> Option<(DocumentId, String)> {
+        let (Frame::Request(f) | Frame::Sync(f)) = frame else {
+            return None;
+        };
+        let c = self.conns.get(&conn)?;
+        let key = c.sync_state_key.clone()?;
+        (!c.docs.contains_key(&f.document_id) && c.scope.access(&f.document_id).is_some())
+            .then_some((f.document_id, key))
+    }
+
+    /// Restores a stored `automerge::sync::State` for (conn, doc). Ignored when the document is
+    /// already open on that connection or not granted. A client may call it right after
+    /// [`Self::connect`] for the documents it last synced with the same server.
+    pub fn load_sync_state(
+        &mut self,
+        conn: ConnId,
+        doc: DocumentId,
+        bytes: &[u8],
+    ) -> Result<(), EngineError> {
+        let state = sync::State::decode(bytes).map_err(|_| EngineError::SyncState)?;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return Ok(());
+        };
+        let Some(access) = c.scope.access(&doc) else {
+            return Ok(());
+        };
+        c.docs.entry(doc).or_insert_with(|| {
+            let mut peer_doc = PeerDoc::new(access);
+            let read_only = peer_doc.sync.read_only;
+            peer_doc.sync = state;
+            peer_doc.sync.set_read_only(read_only);
+            peer_doc
+        });
+        Ok(())
     }
 
     // ----- frames -----
@@ -338,6 +394,7 @@ impl Engine {
         }
         c.phase = Phase::Open;
         c.remote = Some(join.sender_id.clone());
+        c.sync_state_key = sync_state_key(&join.peer_metadata);
         c.remote_metadata = join.peer_metadata;
         step.send(
             conn,
@@ -363,6 +420,7 @@ impl Engine {
             return self.close(conn, CloseReason::UnsupportedProtocol, step);
         }
         c.phase = Phase::Open;
+        c.sync_state_key = sync_state_key(&peer.peer_metadata);
         c.remote_metadata = peer.peer_metadata;
         step.events.push(Event::PeerJoined {
             conn,
@@ -444,23 +502,26 @@ impl Engine {
         let (Some(data), Some(c)) = (self.docs.get_mut(&doc), self.conns.get_mut(&conn)) else {
             return;
         };
-        let peer_doc = c.docs.entry(doc).or_insert_with(|| PeerDoc {
-            sync: if access == Access::ReadOnly {
-                sync::State::new_read_only()
-            } else {
-                sync::State::new()
-            },
-            unavailable: false,
-        });
+        let peer_doc = c.docs.entry(doc).or_insert_with(|| PeerDoc::new(access));
         peer_doc.unavailable = false;
         let their_heads_before = peer_doc.sync.their_heads.clone();
+        let shared_before = peer_doc.sync.shared_heads.clone();
         let old_heads = data.get_heads();
         let received = data.receive_sync_message(&mut peer_doc.sync, message);
+        let state_write = c.sync_state_key.as_ref().and_then(|key| {
+            (peer_doc.sync.shared_heads != shared_before).then(|| StorageWrite::SyncState {
+                doc,
+                peer: key.clone(),
+                bytes: peer_doc.sync.encode(),
+            })
+        });
         let their_heads = peer_doc.sync.their_heads.clone();
         let peer_has_nothing = their_heads.as_ref().is_none_or(Vec::is_empty);
         let we_have_nothing = data.get_heads().is_empty();
         // Persist whatever was applied, even if a later part of the message was bad.
         let changed = self.persist_if_changed(doc, &old_heads, step);
+        // After the document chunk: a stored sync state must not claim heads we lack on disk.
+        step.writes.extend(state_write);
         if received.is_err() {
             return self.close(conn, CloseReason::InvalidSyncMessage, step);
         }
@@ -560,14 +621,7 @@ impl Engine {
         if !c.docs.contains_key(&doc) && c.docs.len() >= self.config.limits.max_documents_per_peer {
             return;
         }
-        let peer_doc = c.docs.entry(doc).or_insert_with(|| PeerDoc {
-            sync: if access == Access::ReadOnly {
-                sync::State::new_read_only()
-            } else {
-                sync::State::new()
-            },
-            unavailable: false,
-        });
+        let peer_doc = c.docs.entry(doc).or_insert_with(|| PeerDoc::new(access));
         let Some(message) = data.generate_sync_message(&mut peer_doc.sync) else {
             return;
         };
@@ -625,6 +679,14 @@ impl Engine {
         }
         step.closes.push(Close { conn, reason });
     }
+}
+
+/// Sync states are stored per remote storage (as automerge-repo does), never for ephemeral peers.
+fn sync_state_key(meta: &PeerMetadata) -> Option<String> {
+    if meta.is_ephemeral == Some(true) {
+        return None;
+    }
+    meta.storage_id.clone()
 }
 
 impl From<WireError> for CloseReason {

@@ -52,6 +52,9 @@ struct Node {
     writes: Vec<StorageWrite>,
     events: Vec<Event>,
     closes: Vec<Close>,
+    /// Stored sync states by (document, remote storage id), as the store keeps them.
+    sync_states: std::collections::HashMap<(DocumentId, String), Vec<u8>>,
+    restored_states: usize,
 }
 
 impl Node {
@@ -61,6 +64,8 @@ impl Node {
             writes: Vec::new(),
             events: Vec::new(),
             closes: Vec::new(),
+            sync_states: Default::default(),
+            restored_states: 0,
         }
     }
 }
@@ -121,6 +126,13 @@ impl Net {
 
     fn apply_server(&mut self, step: Step) {
         // Writes first, then frames: the driver contract.
+        for w in &step.writes {
+            if let StorageWrite::SyncState { doc, peer, bytes } = w {
+                self.server
+                    .sync_states
+                    .insert((*doc, peer.clone()), bytes.clone());
+            }
+        }
         self.server.writes.extend(step.writes);
         self.server.events.extend(step.events);
         for o in step.outbound {
@@ -154,10 +166,23 @@ impl Net {
         };
         match dest {
             Dest::Server { from_client } => {
-                let step = self
-                    .server
-                    .engine
-                    .handle_frame(from_client as ConnId, &bytes);
+                // As the server driver does: decode, load what the frame needs, handle.
+                let conn = from_client as ConnId;
+                let step = match self.server.engine.decode_frame(&bytes) {
+                    Ok(frame) => {
+                        if let Some(key) = self.server.engine.needs_sync_state(conn, &frame)
+                            && let Some(state) = self.server.sync_states.get(&key)
+                        {
+                            self.server
+                                .engine
+                                .load_sync_state(conn, key.0, state)
+                                .unwrap();
+                            self.server.restored_states += 1;
+                        }
+                        self.server.engine.handle_decoded(conn, frame)
+                    }
+                    Err(_) => self.server.engine.handle_frame(conn, &bytes),
+                };
                 self.apply_server(step);
             }
             Dest::Client(i) => {
@@ -923,4 +948,50 @@ proptest! {
         }
         prop_assert!(net.server.closes.is_empty());
     }
+}
+
+#[test]
+fn sync_states_of_durable_peers_are_stored_and_restored_on_reconnect() {
+    let doc = doc_id(40);
+    let mut net = Net::new(EngineLimits::default(), &["phone", "browser-tab"]);
+    for (i, storage, ephemeral) in [(0, "phone-storage", false), (1, "tab-storage", true)] {
+        net.clients[i].engine = Engine::new(EngineConfig {
+            peer_id: net.clients[i].engine.config().peer_id.clone(),
+            role: Role::Client,
+            peer_metadata: PeerMetadata {
+                storage_id: Some(storage.into()),
+                is_ephemeral: Some(ephemeral),
+            },
+            limits: EngineLimits::default(),
+        });
+        net.connect(i, rw(doc));
+    }
+    let step = net.clients[0]
+        .engine
+        .insert_document(doc, team_doc(1, "enc"))
+        .unwrap();
+    net.apply_client(0, step);
+    net.run();
+    let step = net.clients[1]
+        .engine
+        .want_document(doc, ActorId::from(vec![2; 16]));
+    net.apply_client(1, step);
+    net.run();
+    let keys: Vec<_> = net.server.sync_states.keys().cloned().collect();
+    assert_eq!(
+        keys,
+        vec![(doc, "phone-storage".to_owned())],
+        "never for ephemeral peers"
+    );
+
+    net.disconnect(0);
+    net.edit(0, doc, "offline", "yes");
+    net.connect(0, rw(doc));
+    net.run();
+    assert_eq!(net.server.restored_states, 1);
+    assert_eq!(
+        Net::heads(&net.server.engine, doc),
+        Net::heads(&net.clients[0].engine, doc)
+    );
+    assert!(net.clients[0].engine.server_has_all(&doc));
 }

@@ -223,4 +223,6 @@ pub enum EngineError {
     DocumentExists,
     #[error("document data could not be loaded")]
     Load,
+    #[error("stored sync state could not be decoded")]
+    SyncState,
 }
