@@ -282,7 +282,7 @@ impl Engine {
     }
 
     /// A `request`/`sync` that opens a document on a connection whose remote keeps durable
-    /// storage: the driver may load the stored sync state for (document, storage id) and hand
+    /// storage: the driver may load the sync state stored for (document, key) and hand
     /// it to [`Self::load_sync_state`] before [`Self::handle_decoded`], so that a reconnecting
     /// peer does not resend what both sides share.
     pub fn needs_sync_state(&self, conn: ConnId, frame: &Frame) -> Option<(DocumentId, String)> {
@@ -510,12 +510,17 @@ impl Engine {
     }
 }
 
-/// Sync states are stored per remote storage (as automerge-repo does), never for ephemeral peers.
-fn sync_state_key(meta: &PeerMetadata) -> Option<String> {
+/// The key sync states are stored under: the remote's peer id and storage id. automerge-repo
+/// keys by storage id alone, but storage ids are self-asserted: with the peer id (bound to a
+/// token on the server) in the key, a peer cannot overwrite another device's sync states.
+/// Never for ephemeral peers.
+fn sync_state_key(peer_id: &str, meta: &PeerMetadata) -> Option<String> {
     if meta.is_ephemeral == Some(true) {
         return None;
     }
-    meta.storage_id.clone()
+    meta.storage_id
+        .as_ref()
+        .map(|storage| format!("{peer_id}/{storage}"))
 }
 
 impl From<WireError> for CloseReason {

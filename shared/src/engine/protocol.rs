@@ -29,7 +29,7 @@ impl Engine {
         }
         c.phase = Phase::Open;
         c.remote = Some(join.sender_id.clone());
-        c.sync_state_key = sync_state_key(&join.peer_metadata);
+        c.sync_state_key = sync_state_key(&join.sender_id, &join.peer_metadata);
         c.remote_metadata = join.peer_metadata;
         step.send(
             conn,
@@ -55,7 +55,7 @@ impl Engine {
             return self.close(conn, CloseReason::UnsupportedProtocol, step);
         }
         c.phase = Phase::Open;
-        c.sync_state_key = sync_state_key(&peer.peer_metadata);
+        c.sync_state_key = sync_state_key(&peer.sender_id, &peer.peer_metadata);
         c.remote_metadata = peer.peer_metadata;
         step.events.push(Event::PeerJoined {
             conn,

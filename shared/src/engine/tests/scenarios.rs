@@ -442,7 +442,7 @@ fn sync_states_of_durable_peers_are_stored_and_restored_on_reconnect() {
     let keys: Vec<_> = net.server.sync_states.keys().cloned().collect();
     assert_eq!(
         keys,
-        vec![(doc, "phone-storage".to_owned())],
+        vec![(doc, "phone/phone-storage".to_owned())],
         "never for ephemeral peers"
     );
 
