@@ -59,7 +59,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_frame_bytes: 8 * MIB,
-            max_inflated_bytes: 32 * MIB as u64,
+            max_inflated_bytes: 16 * MIB as u64,
             max_changes_per_message: 20_000,
             max_documents_per_peer: 1_024,
             max_hashes_per_list: 4_096,

@@ -362,12 +362,15 @@ impl Mutator {
         let mut bytes = original.to_vec();
         for _ in 0..=self.below(4) {
             let at = self.below(bytes.len());
-            match self.below(6) {
+            match self.below(9) {
                 0 => bytes[at] ^= 1 << self.below(8),
                 1 => bytes[at] = 0xff,
                 2 => bytes[at] = 0x80,
-                3 => bytes.truncate(at),
-                4 => bytes.insert(at, self.next() as u8),
+                3 => bytes[at] = 0,
+                4 => bytes[at] = 1,
+                5 => bytes[at] = bytes[at].wrapping_add(1),
+                6 => bytes.truncate(at),
+                7 => bytes.insert(at, self.next() as u8),
                 _ => {
                     if at < bytes.len() {
                         bytes.remove(at);
@@ -390,7 +393,7 @@ fn mutated_real_messages_never_panic_and_accepted_ones_are_safe_for_automerge() 
     let receiver = team_doc(9, 3, 0);
     let mut mutator = Mutator(0x5eed_cafe_f00d_0001);
     let mut accepted = 0;
-    for round in 0..3_000 {
+    for round in 0..20_000 {
         let original = &corpus[round % corpus.len()];
         let mutated = mutator.mutate(original);
         if inspect_sync_message(&mutated, &Limits::default()).is_err() {
@@ -410,7 +413,9 @@ fn mutated_real_messages_never_panic_and_accepted_ones_are_safe_for_automerge() 
             "automerge panicked on mutation round {round}"
         );
     }
-    assert!(accepted > 0);
+    // Many mutations land in hashes, Bloom bits or values and stay acceptable: those are the
+    // ones that reach automerge.
+    assert!(accepted > 1_000, "only {accepted} mutations accepted");
 }
 
 proptest! {
