@@ -24,6 +24,7 @@
 
 mod chunk;
 mod reader;
+mod rows;
 
 use chunk::ChunkTally;
 use reader::Reader;
@@ -42,6 +43,10 @@ pub struct Limits {
     pub max_inflated_bytes: u64,
     /// Most change entries, and most storage chunks, in one sync message.
     pub max_changes_per_message: usize,
+    /// Most rows the columns of one message may announce: operations, plus the changes listed
+    /// inside a document. Run-length encoding lets a few bytes announce millions of them, and
+    /// automerge builds each one (about 370 bytes per list insertion when loading, measured).
+    pub max_ops_per_message: u64,
     /// Most documents one peer may have open at the same time.
     pub max_documents_per_peer: usize,
     /// Most hashes in one `heads`, `need` or `last_sync` list.
@@ -61,6 +66,7 @@ impl Default for Limits {
             max_frame_bytes: 8 * MIB,
             max_inflated_bytes: 16 * MIB as u64,
             max_changes_per_message: 20_000,
+            max_ops_per_message: 250_000,
             max_documents_per_peer: 1_024,
             max_hashes_per_list: 4_096,
             max_have_entries: 16,
@@ -91,6 +97,8 @@ pub enum LimitError {
     TooManyChanges { count: u64, limit: usize },
     #[error("sync message would inflate beyond the limit of {limit} bytes")]
     InflatesTooMuch { limit: u64 },
+    #[error("sync message announces more than {limit} operations")]
+    TooManyOps { limit: u64 },
     #[error("hash list of {count} entries exceeds the limit of {limit}")]
     TooManyHashes { count: u64, limit: usize },
     #[error("{count} bloom filters exceed the limit of {limit}")]
@@ -127,6 +135,8 @@ pub struct SyncMessageStats {
     pub compressed_bytes: u64,
     /// Total size of the chunks once decompressed, which is what automerge will hold in memory.
     pub inflated_bytes: u64,
+    /// Rows announced by the chunks' columns: operations, plus changes inside documents.
+    pub ops: u64,
     /// Whether the optional flags section is present.
     pub has_flags: bool,
 }
@@ -164,7 +174,11 @@ pub fn inspect_sync_message(bytes: &[u8], limits: &Limits) -> Result<SyncMessage
             limit: limits.max_changes_per_message,
         });
     }
-    let mut tally = ChunkTally::new(limits.max_inflated_bytes, limits.max_changes_per_message);
+    let mut tally = ChunkTally::new(
+        limits.max_inflated_bytes,
+        limits.max_changes_per_message,
+        limits.max_ops_per_message,
+    );
     for _ in 0..announced {
         tally.entry(r.length_prefixed("change entry")?)?;
     }
@@ -186,6 +200,7 @@ pub fn inspect_sync_message(bytes: &[u8], limits: &Limits) -> Result<SyncMessage
         documents: tally.documents,
         compressed_bytes: tally.compressed_bytes,
         inflated_bytes: tally.inflated_bytes,
+        ops: tally.ops,
         has_flags,
     })
 }

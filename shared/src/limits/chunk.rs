@@ -20,6 +20,7 @@ use flate2::{Decompress, FlushDecompress, Status};
 
 use super::LimitError;
 use super::reader::Reader;
+use super::rows::RowCounter;
 
 const MAGIC_BYTES: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 const CHUNK_DOCUMENT: u8 = 0;
@@ -43,7 +44,10 @@ pub(super) struct ChunkTally {
     pub(super) documents: usize,
     pub(super) compressed_bytes: u64,
     pub(super) inflated_bytes: u64,
+    /// Rows announced by the columns: operations, plus changes inside documents and bundles.
+    pub(super) ops: u64,
     max_inflated_bytes: u64,
+    max_ops: u64,
     max_chunks: usize,
     inflater: Inflater,
 }
@@ -51,9 +55,11 @@ pub(super) struct ChunkTally {
 impl ChunkTally {
     /// `max_chunks` also caps changes packed together in one entry (automerge's V2 messages
     /// concatenate all changes into a single entry).
-    pub(super) fn new(max_inflated_bytes: u64, max_chunks: usize) -> Self {
+    pub(super) fn new(max_inflated_bytes: u64, max_chunks: usize, max_ops: u64) -> Self {
         Self {
             max_chunks,
+            ops: 0,
+            max_ops,
             chunks: 0,
             documents: 0,
             compressed_bytes: 0,
@@ -97,12 +103,19 @@ impl ChunkTally {
             });
         }
         match chunk_type {
-            CHUNK_CHANGE => self.count(header_len + data.len() as u64),
+            CHUNK_CHANGE => {
+                self.count(header_len + data.len() as u64)?;
+                self.change_ops(data)
+            }
             CHUNK_COMPRESSED => {
                 self.compressed_bytes += data.len() as u64;
-                let inflated = self.inflate(data)?;
+                // First pass: size only, in constant memory; the bomb stops here.
+                let inflated = self.inflate(data, &mut |_| Ok(()))?;
                 // automerge rebuilds the change chunk header around the inflated data.
-                self.count(CHUNK_HEADER_FIXED + uleb_len(inflated))
+                self.count(CHUNK_HEADER_FIXED + uleb_len(inflated))?;
+                // Second pass, now that the size is known to be within the budget: the change
+                // inside is needed whole to find its op columns.
+                self.change_ops(&inflate_within(data, inflated)?)
             }
             CHUNK_DOCUMENT => {
                 self.documents += 1;
@@ -128,10 +141,50 @@ impl ChunkTally {
         Ok(())
     }
 
-    /// Inflates within what is left of the budget, counts and returns the inflated length.
-    fn inflate(&mut self, deflated: &[u8]) -> Result<u64, LimitError> {
+    fn add_ops(&mut self, rows: u64) -> Result<(), LimitError> {
+        self.ops = self.ops.saturating_add(rows);
+        if self.ops > self.max_ops {
+            return Err(LimitError::TooManyOps {
+                limit: self.max_ops,
+            });
+        }
+        Ok(())
+    }
+
+    fn ops_budget(&self) -> u64 {
+        self.max_ops.saturating_sub(self.ops)
+    }
+
+    /// The operations of a change chunk's data (automerge's `parse_following_header`).
+    fn change_ops(&mut self, data: &[u8]) -> Result<(), LimitError> {
+        let mut r = Reader::new(data);
+        r.hash_list(usize::MAX, "change dependencies")?;
+        r.length_prefixed("change actor")?;
+        r.uleb("change seq")?;
+        r.uleb("change start op")?;
+        r.skip_sleb("change timestamp")?;
+        r.length_prefixed("change message")?;
+        r.skip_actor_list("change actors")?;
+        let columns = column_metadata(&mut r)?;
+        if columns.iter().any(|c| c.deflate) {
+            // automerge refuses these too, before inflating.
+            return Err(LimitError::Malformed {
+                what: "compressed columns in a change",
+            });
+        }
+        let rows = self.group_rows(&mut r, &columns, false)?;
+        self.add_ops(rows)
+    }
+
+    /// Inflates within what is left of the budget, counts and returns the inflated length,
+    /// passing the inflated bytes through `sink` as they come.
+    fn inflate(
+        &mut self,
+        deflated: &[u8],
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), LimitError>,
+    ) -> Result<u64, LimitError> {
         let budget = self.max_inflated_bytes.saturating_sub(self.inflated_bytes);
-        match self.inflater.measure(deflated, budget)? {
+        match self.inflater.measure(deflated, budget, sink)? {
             Some(inflated) => self.count(inflated).map(|()| inflated),
             None => Err(LimitError::InflatesTooMuch {
                 limit: self.max_inflated_bytes,
@@ -143,7 +196,6 @@ impl ChunkTally {
     fn columnar(&mut self, data: &[u8], layout: ColumnarLayout) -> Result<(), LimitError> {
         let mut r = Reader::new(data);
         let before = r.remaining();
-        let mut columns = Vec::new();
         match layout {
             ColumnarLayout::Document => {
                 r.skip_actor_list("document actors")?;
@@ -151,37 +203,54 @@ impl ChunkTally {
                 let change_columns = column_metadata(&mut r)?;
                 let op_columns = column_metadata(&mut r)?;
                 self.count((before - r.remaining()) as u64)?;
-                columns.extend(change_columns);
-                columns.extend(op_columns);
-                self.column_data(&mut r, &columns)?;
+                let changes = self.group_rows(&mut r, &change_columns, true)?;
+                self.add_ops(changes)?;
+                let ops = self.group_rows(&mut r, &op_columns, true)?;
+                self.add_ops(ops)?;
             }
             ColumnarLayout::Bundle => {
                 r.hash_list(usize::MAX, "bundle dependencies")?;
                 r.skip_actor_list("bundle actors")?;
                 let change_columns = column_metadata(&mut r)?;
                 self.count((before - r.remaining()) as u64)?;
-                self.column_data(&mut r, &change_columns)?;
+                let changes = self.group_rows(&mut r, &change_columns, true)?;
+                self.add_ops(changes)?;
                 let before_ops = r.remaining();
                 let op_columns = column_metadata(&mut r)?;
                 self.count((before_ops - r.remaining()) as u64)?;
-                self.column_data(&mut r, &op_columns)?;
+                let ops = self.group_rows(&mut r, &op_columns, true)?;
+                self.add_ops(ops)?;
             }
         }
         // Whatever follows (a document's head indices) is passed through as is.
         self.count(r.remaining() as u64)
     }
 
-    fn column_data(&mut self, r: &mut Reader<'_>, columns: &[Column]) -> Result<(), LimitError> {
+    /// Reads the data of a group of columns (all describing the same rows), counting bytes and,
+    /// for documents and bundles, inflating compressed ones; returns the group's row count,
+    /// the largest any of its columns announces.
+    fn group_rows(
+        &mut self,
+        r: &mut Reader<'_>,
+        columns: &[Column],
+        count_bytes: bool,
+    ) -> Result<u64, LimitError> {
+        let mut rows = 0;
         for column in columns {
             let bytes = r.take(column.len, "column data")?;
+            let mut counter = RowCounter::new(column.spec, self.ops_budget());
             if column.deflate {
                 self.compressed_bytes += bytes.len() as u64;
-                self.inflate(bytes)?;
+                self.inflate(bytes, &mut |inflated| counter.feed(inflated))?;
             } else {
-                self.count(bytes.len() as u64)?;
+                if count_bytes {
+                    self.count(bytes.len() as u64)?;
+                }
+                counter.feed(bytes)?;
             }
+            rows = rows.max(counter.finish()?);
         }
-        Ok(())
+        Ok(rows)
     }
 }
 
@@ -192,6 +261,7 @@ enum ColumnarLayout {
 }
 
 struct Column {
+    spec: u64,
     deflate: bool,
     len: u64,
 }
@@ -212,11 +282,25 @@ fn column_metadata(r: &mut Reader<'_>) -> Result<Vec<Column>, LimitError> {
         }
         let len = r.uleb(what)?;
         columns.push(Column {
+            spec,
             deflate: spec & COLUMN_DEFLATE != 0,
             len,
         });
     }
     Ok(columns)
+}
+
+/// Inflates a stream already measured at `len` bytes, reading at most that much.
+fn inflate_within(deflated: &[u8], len: u64) -> Result<Vec<u8>, LimitError> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    flate2::read::DeflateDecoder::new(deflated)
+        .take(len)
+        .read_to_end(&mut out)
+        .map_err(|_| LimitError::Malformed {
+            what: "DEFLATE stream",
+        })?;
+    Ok(out)
 }
 
 /// A raw-DEFLATE inflater (what `flate2::bufread::DeflateDecoder` reads) writing into a fixed
@@ -238,7 +322,12 @@ impl Inflater {
     ///
     /// Work is bounded too: each round either consumes input or produces output, and output
     /// stops at `budget`.
-    fn measure(&mut self, deflated: &[u8], budget: u64) -> Result<Option<u64>, LimitError> {
+    fn measure(
+        &mut self,
+        deflated: &[u8],
+        budget: u64,
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), LimitError>,
+    ) -> Result<Option<u64>, LimitError> {
         self.state.reset(false);
         loop {
             let consumed = usize::try_from(self.state.total_in()).unwrap_or(usize::MAX);
@@ -254,6 +343,8 @@ impl Inflater {
             if produced > budget {
                 return Ok(None);
             }
+            let fresh = usize::try_from(produced - out_before).unwrap_or(usize::MAX);
+            sink(self.scratch.get(..fresh).unwrap_or_default())?;
             if status == Status::StreamEnd {
                 return Ok(Some(produced));
             }
@@ -286,17 +377,23 @@ mod tests {
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let mut inflater = Inflater::new();
         assert_eq!(
-            inflater.measure(&deflate(&data), u64::MAX),
+            inflater.measure(&deflate(&data), u64::MAX, &mut |_| Ok(())),
             Ok(Some(data.len() as u64))
         );
-        assert_eq!(inflater.measure(&deflate(&[]), 0), Ok(Some(0)));
+        assert_eq!(
+            inflater.measure(&deflate(&[]), 0, &mut |_| Ok(())),
+            Ok(Some(0))
+        );
     }
 
     #[test]
     fn inflater_stops_at_budget() {
         let zeros = vec![0u8; 4 * 1024 * 1024];
         let mut inflater = Inflater::new();
-        assert_eq!(inflater.measure(&deflate(&zeros), 1024 * 1024), Ok(None));
+        assert_eq!(
+            inflater.measure(&deflate(&zeros), 1024 * 1024, &mut |_| Ok(())),
+            Ok(None)
+        );
     }
 
     #[test]
@@ -305,10 +402,14 @@ mod tests {
         let mut inflater = Inflater::new();
         assert!(
             inflater
-                .measure(&stream[..stream.len() / 2], u64::MAX)
+                .measure(&stream[..stream.len() / 2], u64::MAX, &mut |_| Ok(()))
                 .is_err()
         );
-        assert!(inflater.measure(&[0xff; 64], u64::MAX).is_err());
-        assert!(inflater.measure(&[], u64::MAX).is_err());
+        assert!(
+            inflater
+                .measure(&[0xff; 64], u64::MAX, &mut |_| Ok(()))
+                .is_err()
+        );
+        assert!(inflater.measure(&[], u64::MAX, &mut |_| Ok(())).is_err());
     }
 }

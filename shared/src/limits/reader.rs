@@ -67,6 +67,16 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Skips a signed LEB128 (timestamps); only its extent matters here.
+    pub(super) fn skip_sleb(&mut self, what: &'static str) -> Result<(), LimitError> {
+        for _ in 0..10 {
+            if self.u8(what)? & 0x80 == 0 {
+                return Ok(());
+            }
+        }
+        Err(LimitError::Malformed { what })
+    }
+
     /// A LEB128 count followed by that many bytes.
     pub(super) fn length_prefixed(&mut self, what: &'static str) -> Result<&'a [u8], LimitError> {
         let len = self.uleb(what)?;

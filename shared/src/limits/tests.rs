@@ -98,7 +98,76 @@ fn assert_agrees(encoded: &[u8]) -> SyncMessageStats {
     assert_eq!(stats.version, expected_version);
     let raw: usize = decoded.changes.iter().map(<[u8]>::len).sum();
     assert!(stats.inflated_bytes >= raw as u64 - stats.compressed_bytes);
+    // Entries holding exactly one change: automerge's own op count must match ours.
+    if stats.documents == 0 && stats.chunks == stats.changes {
+        let ops: usize = decoded
+            .changes
+            .iter()
+            .map(|entry| automerge::Change::from_bytes(entry.to_vec()).map_or(0, |c| c.len()))
+            .sum();
+        assert_eq!(stats.ops, ops as u64);
+    }
     stats
+}
+
+/// A change inserting `len` nulls into a list: a few dozen bytes whatever `len`, since every
+/// column is a single run.
+fn list_of_nulls(len: usize) -> AutoCommit {
+    let mut doc = AutoCommit::new().with_actor(automerge::ActorId::from(vec![7; 16]));
+    let list = doc.put_object(ROOT, "encounters", automerge::ObjType::List);
+    assert!(list.is_ok());
+    if let Ok(list) = list {
+        for i in 0..len {
+            assert!(doc.insert(&list, i, automerge::ScalarValue::Null).is_ok());
+        }
+    }
+    doc.commit();
+    doc
+}
+
+#[test]
+fn counts_run_length_encoded_ops_like_automerge() {
+    let mut doc = list_of_nulls(1_000);
+    let mut peer = AutoCommit::new();
+    let messages = sync_pair_as(&mut doc, &mut peer, true);
+    let carrying: Vec<_> = messages
+        .iter()
+        .map(|m| assert_agrees(m))
+        .filter(|s| s.chunks > 0)
+        .collect();
+    assert_eq!(carrying.len(), 1);
+    assert_eq!(carrying[0].ops, 1_001);
+    assert!(carrying[0].inflated_bytes < 200, "{:?}", carrying[0]);
+}
+
+#[test]
+fn refuses_ops_announced_beyond_the_limit() {
+    let mut doc = list_of_nulls(1_000);
+    let mut peer = AutoCommit::new();
+    let limits = Limits {
+        max_ops_per_message: 1_000,
+        ..Limits::default()
+    };
+    let refused: Vec<_> = sync_pair_as(&mut doc, &mut peer, true)
+        .iter()
+        .filter_map(|m| inspect_sync_message(m, &limits).err())
+        .collect();
+    assert_eq!(refused, vec![LimitError::TooManyOps { limit: 1_000 }]);
+}
+
+#[test]
+fn document_rows_are_its_changes_plus_its_ops() {
+    let mut a = team_doc(1, 2_000, 20_000);
+    let expected_changes = a.get_changes(&[]).len() as u64;
+    let expected_ops: u64 = a.get_changes(&[]).iter().map(|c| c.len() as u64).sum();
+    let mut b = AutoCommit::new();
+    let whole: Vec<_> = sync_pair(&mut a, &mut b)
+        .iter()
+        .map(|m| assert_agrees(m))
+        .filter(|s| s.documents == 1)
+        .collect();
+    assert_eq!(whole.len(), 1);
+    assert_eq!(whole[0].ops, expected_changes + expected_ops);
 }
 
 #[test]
