@@ -99,7 +99,8 @@ fn assert_agrees(encoded: &[u8]) -> SyncMessageStats {
     let raw: usize = decoded.changes.iter().map(<[u8]>::len).sum();
     assert!(stats.inflated_bytes >= raw as u64 - stats.compressed_bytes);
     // Entries holding exactly one change: automerge's own op count must match ours.
-    if stats.documents == 0 && stats.chunks == stats.changes {
+    let plain_changes = decoded.changes.iter().all(|entry| entry.get(8) == Some(&1));
+    if plain_changes && stats.chunks == stats.changes {
         let ops: usize = decoded
             .changes
             .iter()
@@ -153,6 +154,34 @@ fn refuses_ops_announced_beyond_the_limit() {
         .filter_map(|m| inspect_sync_message(m, &limits).err())
         .collect();
     assert_eq!(refused, vec![LimitError::TooManyOps { limit: 1_000 }]);
+}
+
+#[test]
+fn accepts_bundles_with_rows_of_changes_and_ops() {
+    let mut doc = team_doc(5, 400, 3_000);
+    let changes = doc.get_changes(&[]);
+    let expected_ops: u64 = changes.iter().map(|c| c.len() as u64).sum();
+    let hashes: Vec<_> = changes.iter().map(|c| c.hash()).collect();
+    let bundle = doc.bundle(hashes);
+    assert!(bundle.is_ok());
+    let Ok(bundle) = bundle else { return };
+    let message = Message {
+        heads: doc.get_heads(),
+        need: Vec::new(),
+        have: Vec::new(),
+        changes: vec![bundle.bytes().to_vec()].into(),
+        flags: Some(MessageFlags::new()),
+        version: MessageVersion::V2,
+    }
+    .encode();
+    let stats = assert_agrees(&message);
+    assert_eq!(stats.chunks, 1);
+    assert_eq!(stats.ops, changes.len() as u64 + expected_ops);
+    let limits = Limits {
+        max_ops_per_message: stats.ops - 1,
+        ..Limits::default()
+    };
+    assert!(inspect_sync_message(&message, &limits).is_err());
 }
 
 #[test]
@@ -409,6 +438,8 @@ fn corpus() -> Vec<Vec<u8>> {
     let mut c = AutoCommit::new();
     messages.extend(sync_pair(&mut a, &mut c));
     messages.push(compressed_change_message().0);
+    let mut nulls = list_of_nulls(300);
+    messages.extend(sync_pair_as(&mut nulls, &mut AutoCommit::new(), true));
     messages
 }
 
