@@ -18,9 +18,10 @@
 //! flags:   optional, LEB128 length + bytes (capability advertisement, read-only, reset)
 //! ```
 //!
-//! A V2 message carries the whole document as a single document chunk in `changes`. Chunks are
-//! measured in [`chunk`] with a bounded inflater. Nothing here allocates in proportion to a
-//! length read from the wire.
+//! A V2 message carries the whole document as a single document chunk in `changes`, or all its
+//! changes concatenated in a single entry. Chunks are measured in `chunk` with a bounded
+//! inflater, and the rows their run-length-encoded columns announce are counted in `rows`.
+//! Nothing here allocates in proportion to a length read from the wire.
 
 mod chunk;
 mod reader;
@@ -144,8 +145,12 @@ pub struct SyncMessageStats {
 /// Checks a sync message against `limits` before automerge sees it.
 ///
 /// Accepts every message `automerge::sync::Message` 0.12 produces within the limits, and refuses
-/// (never panics on) anything whose decoding would exceed them, with memory use bounded by a
-/// 32 KiB scratch buffer plus allocations proportional to the input size.
+/// (never panics on) anything whose decoding would exceed them. Memory: a 32 KiB inflation
+/// buffer, allocations proportional to the input size, and for a compressed change chunk (which
+/// automerge itself never sends in sync messages) its inflated copy, only once its size is known
+/// to be within `max_inflated_bytes`. Work: proportional to the input plus `max_inflated_bytes`.
+///
+/// It does not verify checksums or decode values: automerge still does, after this.
 pub fn inspect_sync_message(bytes: &[u8], limits: &Limits) -> Result<SyncMessageStats, LimitError> {
     if bytes.len() > limits.max_frame_bytes {
         return Err(LimitError::FrameTooLarge {

@@ -215,6 +215,28 @@ impl RowCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the bytes and wherever they are cut (as inflated output is), the counter
+        /// never panics and reaches the same verdict.
+        #[test]
+        fn any_column_split_anywhere_counts_the_same(
+            spec in 0u64..16,
+            bytes in proptest::collection::vec(any::<u8>(), 0..256),
+            cut in any::<prop::sample::Index>(),
+            budget in prop_oneof![Just(u64::MAX), 0u64..10_000],
+        ) {
+            let whole = rows(spec, &bytes, budget);
+            let cut = cut.index(bytes.len() + 1);
+            let mut counter = RowCounter::new(spec, budget);
+            let split = counter
+                .feed(&bytes[..cut])
+                .and_then(|()| counter.feed(&bytes[cut..]))
+                .and_then(|()| counter.finish());
+            prop_assert_eq!(split, whole);
+        }
+    }
 
     const INTEGER: u64 = 2;
     const DELTA: u64 = 3;
