@@ -9,10 +9,6 @@
 pub mod doc;
 pub mod engine;
 pub mod ids;
-
-pub mod doc;
-pub mod engine;
-pub mod ids;
 pub mod limits;
 pub mod model;
 pub mod storage;
