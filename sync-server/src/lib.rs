@@ -1,2 +1,3 @@
 //! carnet-server: the sync endpoint, enrolment API and procurement views.
 #![forbid(unsafe_code)]
+pub mod procurement;
