@@ -5,6 +5,8 @@ pub mod cli;
 pub mod db;
 pub mod import;
 pub mod model;
+pub mod ocds;
+pub mod publish;
 pub mod quality;
 pub mod sanitize;
 pub mod source;
