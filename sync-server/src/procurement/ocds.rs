@@ -168,8 +168,17 @@ fn unique_suppliers(list: &[Party]) -> Vec<Party> {
     out
 }
 
+/// Whole euros print as integers (`80000`, not `80000.0`), like the publishers' files.
+fn number(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        json!(x as i64)
+    } else {
+        json!(x)
+    }
+}
+
 fn value(amount: f64) -> Value {
-    json!({"amount": amount, "currency": "EUR"})
+    json!({"amount": number(amount), "currency": "EUR"})
 }
 
 fn duration_days(months: i64) -> i64 {
