@@ -1,4 +1,5 @@
 //! The `/ocds/...` routes served by the real router over a real database.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 mod procurement_common;
 

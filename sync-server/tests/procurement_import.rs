@@ -1,5 +1,6 @@
 //! Import of every DECP file in the shared data: counts, quality findings, idempotence,
 //! version replacement and failure handling.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 mod procurement_common;
 

@@ -1,5 +1,6 @@
 //! OCDS output validated against the official 1.1.5 schemas (loaded locally) and
 //! compared with Etalab's DECP→OCDS conversion pairs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 mod procurement_common;
 

@@ -82,8 +82,7 @@ pub fn sniff<R: BufRead>(reader: &mut R) -> std::io::Result<Syntax> {
     let first = buf
         .iter()
         .copied()
-        .skip_while(|b| [0xEF, 0xBB, 0xBF, b' ', b'\n', b'\r', b'\t'].contains(b))
-        .next();
+        .find(|b| ![0xEF, 0xBB, 0xBF, b' ', b'\n', b'\r', b'\t'].contains(b));
     Ok(if first == Some(b'<') {
         Syntax::Xml
     } else {

@@ -295,6 +295,7 @@ pub fn normalise(raw: &RawRecord) -> Result<Contract, Rejection> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use serde_json::json;

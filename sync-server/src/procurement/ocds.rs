@@ -469,6 +469,7 @@ pub fn record_package(cfg: &OcdsConfig, uri: &str, records: Vec<Value>) -> Value
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

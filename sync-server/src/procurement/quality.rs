@@ -45,7 +45,7 @@ fn luhn(digits: &str) -> bool {
         }
         sum += d;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Validity of a SIRET (14 digits, Luhn, La Poste exception).
@@ -57,7 +57,11 @@ pub fn siret_is_valid(siret: &str) -> bool {
         return true;
     }
     siret.starts_with(LA_POSTE_SIREN)
-        && siret.bytes().map(|b| u32::from(b - b'0')).sum::<u32>() % 5 == 0
+        && siret
+            .bytes()
+            .map(|b| u32::from(b - b'0'))
+            .sum::<u32>()
+            .is_multiple_of(5)
 }
 
 /// Validity of a SIREN (9 digits, Luhn).
@@ -309,6 +313,7 @@ pub fn check(contract: &Contract, cpv: &CpvList) -> Vec<Finding> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -145,6 +145,7 @@ impl<R: Read> Read for SanitizingReader<R> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -326,30 +326,30 @@ pub fn read_xml<R: BufRead>(
                 }
             }
             Event::End(_) => {
-                if depth >= record_depth {
-                    if let Some((name, children, text)) = stack.pop() {
-                        let value = if children.is_empty() {
-                            let text = text.trim();
-                            if text.is_empty() {
-                                Value::Null
-                            } else {
-                                Value::String(text.to_string())
-                            }
+                if depth >= record_depth
+                    && let Some((name, children, text)) = stack.pop()
+                {
+                    let value = if children.is_empty() {
+                        let text = text.trim();
+                        if text.is_empty() {
+                            Value::Null
                         } else {
-                            Value::Object(children)
-                        };
-                        if let Some(parent) = stack.last_mut() {
-                            insert_child(&mut parent.1, name, value);
-                        } else {
-                            let record = RawRecord {
-                                index: count,
-                                hint,
-                                format_2022: looks_2022(&value),
-                                value,
-                            };
-                            count += 1;
-                            sink(record).map_err(SourceError::Sink)?;
+                            Value::String(text.to_string())
                         }
+                    } else {
+                        Value::Object(children)
+                    };
+                    if let Some(parent) = stack.last_mut() {
+                        insert_child(&mut parent.1, name, value);
+                    } else {
+                        let record = RawRecord {
+                            index: count,
+                            hint,
+                            format_2022: looks_2022(&value),
+                            value,
+                        };
+                        count += 1;
+                        sink(record).map_err(SourceError::Sink)?;
                     }
                 }
                 depth = depth.saturating_sub(1);
@@ -396,6 +396,7 @@ fn insert_child(map: &mut Map<String, Value>, name: String, value: Value) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -1,4 +1,5 @@
 //! Shared helpers for the procurement tests: locating `<repo>/../shared/data`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 #![allow(dead_code)]
 
 use std::path::PathBuf;
