@@ -170,6 +170,8 @@ fn quality_findings_name_the_known_defects() {
     );
     // 13-digit SIRETs (lost leading zero) are invalid too.
     assert!(count_code(&conn, "siret_invalide") >= 9);
+    // " 33530956300096 " is published with spaces around it.
+    assert_eq!(count_code(&conn, "identifiant_avec_espaces"), 1);
 
     let (_dir, mut conn) = fresh_db();
     import_file(

@@ -27,6 +27,8 @@ pub struct Party {
     pub scheme: String,
     pub id: String,
     pub name: Option<String>,
+    /// The published id contained spaces (removed in `id`); reported as a finding.
+    pub had_spaces: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -184,11 +186,17 @@ fn nested<'a>(record: &'a Value, outer: &str, field: &str) -> Option<&'a Value> 
         .or_else(|| record.get(format!("{outer}.{field}")))
 }
 
+fn has_whitespace(v: Option<&Value>) -> bool {
+    v.and_then(Value::as_str)
+        .is_some_and(|s| s.chars().any(char::is_whitespace))
+}
+
 fn party(v: &Value) -> Option<Party> {
-    let id = text(v.get("id")).or_else(|| text(Some(v)).filter(|_| !v.is_object()))?;
-    let id: String = id.chars().filter(|c| !c.is_whitespace()).collect();
+    let raw_id = text(v.get("id")).or_else(|| text(Some(v)).filter(|_| !v.is_object()))?;
+    let id: String = raw_id.chars().filter(|c| !c.is_whitespace()).collect();
     Some(Party {
         scheme: text(v.get("typeIdentifiant")).unwrap_or_else(|| "SIRET".to_string()),
+        had_spaces: has_whitespace(v.get("id")),
         id,
         name: text(v.get("denominationSociale")).or_else(|| text(v.get("nom"))),
     })
@@ -226,9 +234,11 @@ pub fn normalise(raw: &RawRecord) -> Result<Contract, Rejection> {
     let buyer_id = text(nested(r, buyer_key, "id"))
         .or_else(|| text(nested(r, "acheteur", "id")))
         .ok_or(Rejection::MissingBuyer)?;
+    let buyer_clean: String = buyer_id.chars().filter(|c| !c.is_whitespace()).collect();
     let buyer = Party {
         scheme: "SIRET".to_string(),
-        id: buyer_id.chars().filter(|c| !c.is_whitespace()).collect(),
+        had_spaces: has_whitespace(nested(r, buyer_key, "id")),
+        id: buyer_clean,
         name: text(nested(r, buyer_key, "nom")),
     };
     let (amount, amount_was_text) = match kind {

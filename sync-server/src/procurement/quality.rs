@@ -173,6 +173,13 @@ fn check_date(out: &mut Vec<Finding>, field: &str, raw: Option<&str>) {
 }
 
 fn check_party(out: &mut Vec<Finding>, field: &str, party: &Party) {
+    if party.had_spaces {
+        out.push(Finding::new(
+            "identifiant_avec_espaces",
+            field,
+            party.id.as_str(),
+        ));
+    }
     if !party.scheme.eq_ignore_ascii_case("SIRET") {
         return;
     }
