@@ -52,6 +52,9 @@ export const DEMO_SECTOR_GEOJSON = JSON.stringify({
   ],
 });
 
+/** The seeded draft's id (demo and screenshots open it by address). */
+export const DEMO_DRAFT_ID = '019c0b8e-7a00-7000-8000-00000000d1af';
+
 const fail = (code: BackendErrorCode, message: string): BackendError => ({ code, message });
 
 export function devBackend(opts: DevOptions = {}): DevBackend {
@@ -99,7 +102,7 @@ export function devBackend(opts: DevOptions = {}): DevBackend {
     return state;
   };
   // Commands resolve asynchronously and hand out copies, like real IPC.
-  const reply = <T>(v: T): Promise<T> => Promise.resolve(structuredClone(v));
+  const reply = <T>(v: T): Promise<T> => Promise.resolve(v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T));
   const run = async <T>(f: () => T): Promise<T> => {
     try {
       guard();
@@ -178,6 +181,29 @@ export function devBackend(opts: DevOptions = {}): DevBackend {
       questionnaireVersion: 2026,
       answers: { sex: { kind: 'choice', value: 'female' }, ageBand: { kind: 'declines' } },
     };
+    // A draft left open mid-questionnaire, as after the app was killed.
+    drafts.set(DEMO_DRAFT_ID, {
+      id: DEMO_DRAFT_ID,
+      startedAt: now() - 3 * 60_000,
+      spaceType: 'street',
+      placeDetail: 'Square des Innocents',
+      installation: 'makeshiftCabinOrVehicle',
+      situation: 'alone',
+      counts: { men: 0, women: 1, unknownSex: 0, children: 0, pregnantWomen: 0 },
+      interview: 'accepted',
+      observedSex: null,
+      ageBand: null,
+      alerts: { vulnerableWoman: false, minor: false, health: false },
+      position: { lat: 48.8607, lon: 2.3486 },
+      distinctiveSigns: null,
+      questionnaireVersion: 2026,
+      answers: {
+        sex: { kind: 'choice', value: 'female' },
+        ageBand: { kind: 'choice', value: 'from25To34' },
+        withWhom: { kind: 'choice', value: 'alone' },
+        called115: { kind: 'choice', value: 'never' },
+      },
+    });
     state.team.tallies['street:male:from35To44'] = 2;
     state.team.tallies['street:female:unknown'] = 1;
     sync = { phase: 'idle', pending: 0, lastSyncAt: now() - 4 * 60_000, error: null };
@@ -225,7 +251,8 @@ export function devBackend(opts: DevOptions = {}): DevBackend {
     saveDraft: (draft) =>
       run(() => {
         team();
-        drafts.set(draft.id, structuredClone(draft));
+        // JSON, not structuredClone: callers may pass Svelte state proxies, as IPC would serialise them.
+        drafts.set(draft.id, JSON.parse(JSON.stringify(draft)) as EncounterDraft);
       }),
     discardDraft: (draftId) =>
       run(() => {

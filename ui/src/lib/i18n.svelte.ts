@@ -173,7 +173,7 @@ const D: Dict = {
 const CODES: Record<string, Record<string, [string, string]>> = {
   space: {
     street: ['Rue', 'Street'],
-    specificSector: ['Secteur spécifique (talus, parc, campement)', 'Specific sector (embankment, park, camp)'],
+    specificSector: ['Secteur spécifique (talus, parcs…)', 'Specific sector (embankments, parks…)'],
     metroRer: ['Métro / RER', 'Metro / RER'],
     woods: ['Bois', 'Woods'],
     sncfStation: ['Gare SNCF', 'SNCF station'],
