@@ -27,4 +27,6 @@ shot 05-draft-questionnaire-full "$base?demo#/draft/$draft" 4200
 shot 06-tallies "$base?demo#/tallies" 800
 shot 07-encounter-list "$base?demo#/list" 800
 shot 08-alert "$base?demo&open=alert#/home" 800
+shot 09-home-en "$base?demo&lang=en#/home" 800
+shot 10-draft-en "$base?demo&lang=en#/draft/$draft" 800
 echo "screenshots in $(pwd)/screenshots"

@@ -6,6 +6,9 @@ export type Lang = 'fr' | 'en';
 
 function initialLang(): Lang {
   try {
+    // `?lang=en` (screenshots, links from the coordinators' guide) wins over the saved choice.
+    const q = typeof location !== 'undefined' ? new URLSearchParams(location.search).get('lang') : null;
+    if (q === 'en' || q === 'fr') return q;
     return globalThis.localStorage?.getItem('carnet.lang') === 'en' ? 'en' : 'fr';
   } catch {
     return 'fr';
@@ -204,7 +207,7 @@ const CODES: Record<string, Record<string, [string, string]>> = {
   sex: {
     male: ['Homme', 'Man'],
     female: ['Femme', 'Woman'],
-    unknown: ['Ne sait pas', 'Unknown'],
+    unknown: ['Inconnu', 'Unknown'],
   },
   age: {
     under18: ['< 18', '< 18'],
