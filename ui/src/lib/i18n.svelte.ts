@@ -50,7 +50,7 @@ const D: Dict = {
   'enrol.submit': ['Rejoindre', 'Join'],
   'enrol.busy': ['Connexion…', 'Connecting…'],
   // Home
-  'home.sector': ['Secteur', 'Sector'],
+  'home.sector': ['Secteur :', 'Sector:'],
   'home.noSector': ['Aucun secteur attribué', 'No sector assigned'],
   'home.checkIn': ['Départ en tournée', 'Start the round'],
   'home.checkOut': ['Fin de tournée', 'End the round'],
@@ -138,6 +138,7 @@ const D: Dict = {
   'list.locked': ['close', 'closed'],
   'list.withdrawn': ['retirée', 'withdrawn'],
   'list.people': ['{n} pers.', '{n} people'],
+  'list.person': ['1 pers.', '1 person'],
   // Alert
   'alert.button': ['Alerte', 'Alert'],
   'alert.title': ['Alerte', 'Alert'],
@@ -244,6 +245,17 @@ export function t(key: string, vars: Record<string, string | number> = {}): stri
 export function code(group: string, c: string): string {
   const entry = CODES[group]?.[c];
   return entry ? entry[i18n.lang === 'fr' ? 0 : 1] : c;
+}
+
+/** "1 pers." / "3 people". */
+export function people(n: number): string {
+  return n === 1 ? t('list.person') : t('list.people', { n });
+}
+
+/** An arrondissement as written in each language: "1er", "12e" / "arr. 12". */
+export function arrondissement(n: number): string {
+  if (i18n.lang === 'en') return `arr. ${n}`;
+  return n === 1 ? '1er' : `${n}e`;
 }
 
 /** Clock time in the current language (local time of the device). */
