@@ -23,7 +23,7 @@ shot 01-enrolment "$base#/enrol" 800
 shot 02-home "$base?demo#/home" 800
 shot 03-home-full "$base?demo#/home" 1400
 shot 04-new-encounter "$base?demo#/new" 800
-shot 05-draft-questionnaire-full "$base?demo#/draft/$draft" 4200
+shot 05-draft-questionnaire-full "$base?demo#/draft/$draft" 2600
 shot 06-tallies "$base?demo#/tallies" 800
 shot 07-encounter-list "$base?demo#/list" 800
 shot 08-alert "$base?demo&open=alert#/home" 800
