@@ -9,4 +9,5 @@
 pub mod engine;
 pub mod ids;
 pub mod storage;
+pub mod store;
 pub mod wire;
