@@ -8,6 +8,9 @@
 
 pub mod engine;
 pub mod ids;
+#[cfg(feature = "net")]
+pub mod net;
 pub mod storage;
 pub mod store;
+pub mod sync_status;
 pub mod wire;
