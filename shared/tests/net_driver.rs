@@ -93,8 +93,11 @@ async fn a_created_document_reaches_the_server_store_and_is_then_reported_synced
     assert_eq!(status.documents[&doc].pending_changes, 0);
     assert_eq!(server.stored(&doc).unwrap().get_heads(), created.heads);
     // The token travelled in the Authorization header only.
-    let upgrades = &server.observed.lock().unwrap().upgrades;
-    assert_eq!(upgrades[0], (Some("Bearer jeton-de-test".to_owned()), None));
+    let first_upgrade = server.observed.lock().unwrap().upgrades[0].clone();
+    assert_eq!(
+        first_upgrade,
+        (Some("Bearer jeton-de-test".to_owned()), None)
+    );
     c.shutdown().await;
 }
 
@@ -106,9 +109,9 @@ async fn the_token_can_travel_in_the_query_string() {
     cfg.token_placement = TokenPlacement::Query;
     let c = client(&dir, "a.sqlite3", cfg).await;
     wait_status(&c, "connected", |s| s.connected).await;
-    let upgrades = &server.observed.lock().unwrap().upgrades;
+    let first_upgrade = server.observed.lock().unwrap().upgrades[0].clone();
     assert_eq!(
-        upgrades[0],
+        first_upgrade,
         (None, Some("token=jeton%2Dde%2Dtest".to_owned()))
     );
     c.shutdown().await;
@@ -227,7 +230,7 @@ async fn a_killed_server_is_reconnected_to_and_everything_resyncs() {
     .await;
     assert_eq!(status.documents[&doc].pending_changes, 0);
     assert_eq!(counter(&server.stored(&doc).unwrap()), 7);
-    assert!(server.observed.lock().unwrap().upgrades.len() >= 1);
+    assert!(!server.observed.lock().unwrap().upgrades.is_empty());
     c.shutdown().await;
 }
 

@@ -4,7 +4,12 @@
 //! The host follows the engine's driver contract exactly (load documents and sync states the
 //! engine asks for, apply writes durably, then send frames, then close), so it doubles as a
 //! reference for the real server's integration.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::result_large_err
+)]
 
 use std::collections::HashMap;
 use std::future::Future;
