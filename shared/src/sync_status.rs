@@ -221,4 +221,81 @@ mod tests {
             set(&[E2])
         );
     }
+
+    #[derive(Debug, Clone)]
+    enum Edit {
+        /// Create or edit encounter `n` (creates it if absent).
+        Answer(usize, u8),
+        Delete(usize),
+        /// Something outside `encounters`.
+        Tally,
+    }
+
+    fn edit() -> impl proptest::strategy::Strategy<Value = Edit> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0..4usize, any::<u8>()).prop_map(|(n, v)| Edit::Answer(n, v)),
+            (0..4usize).prop_map(Edit::Delete),
+            Just(Edit::Tally),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever the history and wherever the server stopped, the unsynced encounters are
+        /// exactly those edited by a change after the server's cut.
+        #[test]
+        fn unsynced_encounters_are_exactly_those_edited_after_the_server_cut(
+            edits in proptest::collection::vec(edit(), 1..20),
+            cut in 0usize..20,
+        ) {
+            let ids = [E1, E2, E3, "0193a1b2-0000-7000-8000-000000000004"];
+            let mut doc = team(1);
+            let mut heads_after = vec![doc.get_heads()];
+            let mut touched_after: Vec<Option<&str>> = Vec::new();
+            for e in &edits {
+                let enc = encounters(&doc);
+                let touched = match e {
+                    Edit::Answer(n, v) => {
+                        let obj = match doc.get(&enc, ids[*n]).unwrap() {
+                            Some((_, obj)) => obj,
+                            None => doc.put_object(&enc, ids[*n], ObjType::Map).unwrap(),
+                        };
+                        doc.put(&obj, "answer", i64::from(*v)).unwrap();
+                        Some(ids[*n])
+                    }
+                    Edit::Delete(n) => {
+                        if doc.get(&enc, ids[*n]).unwrap().is_some() {
+                            doc.delete(&enc, ids[*n]).unwrap();
+                            Some(ids[*n])
+                        } else {
+                            None
+                        }
+                    }
+                    Edit::Tally => {
+                        let tallies = doc.get(ROOT, "tallies").unwrap().unwrap().1;
+                        doc.increment(&tallies, "seen", 1).unwrap();
+                        None
+                    }
+                };
+                if doc.commit().is_some() {
+                    heads_after.push(doc.get_heads());
+                    touched_after.push(touched);
+                }
+            }
+            let cut = cut.min(touched_after.len());
+            let expected: BTreeSet<String> = touched_after[cut..]
+                .iter()
+                .flatten()
+                .map(|s| s.to_string())
+                .collect();
+            proptest::prop_assert_eq!(
+                unsynced_encounters(doc.document(), &heads_after[cut]),
+                expected
+            );
+            proptest::prop_assert_eq!(
+                pending_changes(doc.document(), &heads_after[cut]),
+                touched_after.len() - cut
+            );
+        }
+    }
 }

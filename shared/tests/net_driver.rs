@@ -326,3 +326,21 @@ async fn a_failed_change_closure_changes_nothing() {
     );
     c.shutdown().await;
 }
+
+/// Regression: `shutdown` right after `start` used to hang when the background task had not
+/// subscribed to the shutdown signal yet (`watch::Sender::send` drops a value nobody watches).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_right_after_start_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..20 {
+        let c = client(
+            &dir,
+            "a.sqlite3",
+            config("ws://127.0.0.1:9/sync", 1, vec![]),
+        )
+        .await;
+        tokio::time::timeout(net_common::PATIENCE, c.shutdown())
+            .await
+            .expect("shutdown returns");
+    }
+}

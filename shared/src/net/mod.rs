@@ -172,7 +172,7 @@ impl ClientHandle {
     /// Closes the link and stops reconnecting; returns when the background task has ended.
     /// Everything changed before is already on disk.
     pub async fn shutdown(&self) {
-        let _ = self.shared.shutdown.send(true);
+        self.shared.shutdown.send_replace(true);
         self.shared.wake.notify_waiters();
         let task = self.shared.task.lock().ok().and_then(|mut t| t.take());
         if let Some(task) = task {
