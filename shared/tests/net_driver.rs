@@ -344,3 +344,37 @@ async fn shutdown_right_after_start_returns() {
             .expect("shutdown returns");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synced_survives_a_restart_without_network_and_new_writes_are_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.sqlite3"), 0, false).await;
+    let doc = doc_id(8);
+    let c = client(&dir, "a.sqlite3", config(&server.url(), 1, vec![])).await;
+    c.create_document(doc, seed).await.unwrap().unwrap();
+    wait_status(&c, "synced", |s| {
+        s.documents.get(&doc).is_some_and(|d| d.server_has_all)
+    })
+    .await;
+    c.shutdown().await;
+    drop(server);
+
+    // Restarted with no server at all: the last acknowledged heads come from the device's file.
+    let offline = format!("ws://127.0.0.1:{}/sync", free_port().await);
+    let c = client(&dir, "a.sqlite3", config(&offline, 1, vec![doc])).await;
+    let status = c.status().borrow().clone();
+    assert!(!status.connected);
+    assert!(status.documents[&doc].server_has_all);
+    c.change(doc, |tx| add_encounter(tx, ENCOUNTER))
+        .await
+        .unwrap()
+        .unwrap();
+    let status = c.status().borrow().clone();
+    assert!(!status.documents[&doc].server_has_all);
+    assert_eq!(status.documents[&doc].pending_changes, 1);
+    assert_eq!(
+        c.unsynced_encounters(doc).await.unwrap(),
+        [ENCOUNTER.to_owned()].into()
+    );
+    c.shutdown().await;
+}
