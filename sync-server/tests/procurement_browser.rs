@@ -4,6 +4,7 @@
 //! changes the headline figures. Screenshots go to `<repo>/artifacts/screenshots/`.
 //! Skips with a message when chromium or chromedriver is absent
 //! (`scripts/install-chromium.sh` installs them).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 mod procurement_common;
 
@@ -137,16 +138,17 @@ const PAGES: &[(&str, &str)] = &[
     ("qualite", "/marches/qualite"),
     ("contrats", "/marches/contrats"),
     ("alertes", "/marches/alertes"),
-    ("alerte-sans-concurrence", "/marches/alertes/sans-concurrence"),
+    (
+        "alerte-sans-concurrence",
+        "/marches/alertes/sans-concurrence",
+    ),
     ("alerte-sous-seuil", "/marches/alertes/sous-seuil"),
 ];
 
 #[tokio::test]
 async fn procurement_views_in_headless_chromium() {
     if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
-        eprintln!(
-            "SKIP: {CHROMIUM} or {CHROMEDRIVER} absent (run scripts/install-chromium.sh)"
-        );
+        eprintln!("SKIP: {CHROMIUM} or {CHROMEDRIVER} absent (run scripts/install-chromium.sh)");
         return;
     }
     let Some(data) = data_dir() else { return };
@@ -204,7 +206,10 @@ async fn procurement_views_in_headless_chromium() {
         // Through the form, as a visitor would: type a minimum amount and submit.
         client.goto(&format!("{base}/marches")).await.unwrap();
         let before = headline(&client).await;
-        let min = client.find(Locator::Css("input[name='min']")).await.unwrap();
+        let min = client
+            .find(Locator::Css("input[name='min']"))
+            .await
+            .unwrap();
         min.send_keys("90000").await.unwrap();
         client
             .find(Locator::Css("form.filters button[type='submit']"))
@@ -225,16 +230,16 @@ async fn procurement_views_in_headless_chromium() {
         screenshot(&client, "synthese-filtre-montant").await;
 
         // A contract page with its embedded OCDS.
-        client.goto(&format!("{base}/marches/contrats")).await.unwrap();
+        client
+            .goto(&format!("{base}/marches/contrats"))
+            .await
+            .unwrap();
         let first = client
             .find(Locator::Css("#table-contrats tbody a"))
             .await
             .unwrap();
         first.click().await.unwrap();
-        client
-            .find(Locator::Css("pre.json"))
-            .await
-            .unwrap();
+        client.find(Locator::Css("pre.json")).await.unwrap();
         screenshot(&client, "contrat").await;
     }
     .await;

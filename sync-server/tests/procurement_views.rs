@@ -1,5 +1,6 @@
 //! The public procurement views through the real router (no socket): every page answers,
 //! filters change the figures, CSV and JSON carry the same data.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 mod procurement_common;
 
@@ -43,7 +44,9 @@ fn setup_counted() -> Option<(tempfile::TempDir, Router, i64)> {
         import_file(&mut conn, &data.join("decp").join(file), &cpv);
     }
     let stored: i64 = conn
-        .query_row("SELECT COUNT(*) FROM procurement_contracts", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM procurement_contracts", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     drop(conn);
     let app = app(&dir);
@@ -206,7 +209,9 @@ async fn amendments_and_red_flags_come_from_the_modified_sample() {
     let Some((dir, app)) = setup() else { return };
     let conn = rusqlite::Connection::open(dir.path().join("carnet.sqlite3")).unwrap();
     let stored: i64 = conn
-        .query_row("SELECT COUNT(*) FROM procurement_modifications", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM procurement_modifications", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     let v = json(&app, "/api/procurement/modifications").await;
     assert_eq!(figure(&v, "modifications").as_i64().unwrap(), stored);

@@ -50,14 +50,25 @@ pub struct ChartText<'a> {
     pub desc: &'a str,
 }
 
+/// Height of the visible title band above every chart.
+const TITLE_BAND: f64 = 26.0;
+
+/// Starts the SVG: accessible name and description, a visible title (the chart is also
+/// read without its page, e.g. printed), and a group for the plot below the title.
 fn open(out: &mut String, t: &ChartText, height: f64) {
     let id = escape(t.id);
+    let title = escape(t.title);
     let _ = write!(
         out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {WIDTH} {height}" width="100%" aria-labelledby="{id}-t {id}-d" font-family="system-ui, sans-serif" font-size="12"><title id="{id}-t">{}</title><desc id="{id}-d">{}</desc>"#,
-        escape(t.title),
+        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {WIDTH} {:.0}" width="100%" aria-labelledby="{id}-t {id}-d" font-family="system-ui, sans-serif" font-size="12"><title id="{id}-t">{title}</title><desc id="{id}-d">{}</desc><text x="0" y="16" font-size="14" font-weight="700" fill="{INK}" aria-hidden="true">{title}</text><g transform="translate(0 {TITLE_BAND})">"#,
+        height + TITLE_BAND,
         escape(t.desc)
     );
+}
+
+/// Closes what [`open`] started.
+fn close(out: &mut String) {
+    out.push_str("</g></svg>");
 }
 
 /// One bar: a label, a value and its formatted text.
@@ -70,7 +81,7 @@ pub struct Bar {
 /// Horizontal bars, largest scale = largest value; labels on the left.
 pub fn bar_chart(t: &ChartText, bars: &[Bar]) -> String {
     let row = 22.0;
-    let label_w = 260.0;
+    let label_w = 280.0;
     let value_w = 110.0;
     let height = (bars.len().max(1) as f64) * row + 10.0;
     let max = bars
@@ -99,7 +110,7 @@ pub fn bar_chart(t: &ChartText, bars: &[Bar]) -> String {
             r#"<g><text x="{:.1}" y="{:.1}" text-anchor="end" fill="{INK}">{}</text><rect x="{label_w}" y="{:.1}" width="{w:.1}" height="{:.1}" fill="{BAR}"/><text x="{:.1}" y="{:.1}" fill="{INK}">{}</text></g>"#,
             label_w - 6.0,
             y + 15.0,
-            escape(&truncate(&b.label, 40)),
+            escape(&truncate(&b.label, 36)),
             y + 3.0,
             row - 6.0,
             label_w + w + 4.0,
@@ -107,12 +118,16 @@ pub fn bar_chart(t: &ChartText, bars: &[Bar]) -> String {
             escape(&b.text),
         );
     }
-    out.push_str("</svg>");
+    close(&mut out);
     out
 }
 
 /// Columns in time order (months or years); only some x labels are written when many.
-pub fn time_series(t: &ChartText, points: &[(String, f64)], value_text: fn(f64) -> String) -> String {
+pub fn time_series(
+    t: &ChartText,
+    points: &[(String, f64)],
+    value_text: fn(f64) -> String,
+) -> String {
     let height = 240.0;
     let (left, right, top, bottom) = (70.0, 10.0, 14.0, 40.0);
     let plot_h = height - top - bottom;
@@ -173,7 +188,7 @@ pub fn time_series(t: &ChartText, points: &[(String, f64)], value_text: fn(f64) 
             );
         }
     }
-    out.push_str("</svg>");
+    close(&mut out);
     out
 }
 
@@ -209,9 +224,10 @@ pub fn histogram(t: &ChartText, bins: &[Bin], markers: &[Marker]) -> String {
     if !(lo.is_finite() && hi > lo) {
         let _ = write!(
             out,
-            r#"<text x="{left}" y="{:.1}" fill="{INK}">Aucune donnée</text></svg>"#,
+            r#"<text x="{left}" y="{:.1}" fill="{INK}">Aucune donnée</text>"#,
             top + 20.0
         );
+        close(&mut out);
         return out;
     }
     let (l0, l1) = (lo.log10(), hi.log10());
@@ -276,7 +292,7 @@ pub fn histogram(t: &ChartText, bins: &[Bin], markers: &[Marker]) -> String {
             escape(&m.label)
         );
     }
-    out.push_str("</svg>");
+    close(&mut out);
     out
 }
 
@@ -298,6 +314,7 @@ pub fn log_bins(lo: f64, hi: f64, per_decade: u32) -> Vec<(f64, f64)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
 
@@ -313,7 +330,10 @@ mod tests {
         assert!(svg.starts_with("<svg"));
         assert!(svg.ends_with("</svg>"));
         assert_eq!(svg.matches("<svg").count(), 1);
-        assert_eq!(svg.matches("<title").count(), svg.matches("</title>").count());
+        assert_eq!(
+            svg.matches("<title").count(),
+            svg.matches("</title>").count()
+        );
         assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
     }
 

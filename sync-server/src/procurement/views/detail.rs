@@ -245,7 +245,8 @@ pub fn contracts(conn: &Connection, f: &Filter) -> Result<Page, DetailError> {
             .collect::<Vec<_>>(),
         fmt::int_f,
     ));
-    let (rows, total) = stats::contracts(conn, f, None, PER_PAGE, (i64::from(f.page) - 1) * PER_PAGE)?;
+    let (rows, total) =
+        stats::contracts(conn, f, None, PER_PAGE, (i64::from(f.page) - 1) * PER_PAGE)?;
     p.tables.push(contract_table(&rows, None));
     p.pagination = Some(pagination(f, total, &format!("{BASE}/contrats")));
     Ok(p)
@@ -327,7 +328,12 @@ pub fn flag(conn: &Connection, slug: &str, f: &Filter) -> Result<Page, DetailErr
         PER_PAGE,
         (i64::from(f.page) - 1) * PER_PAGE,
     )?;
-    p.figure("signales", "Contrats signalés", json!(total), fmt::int(total));
+    p.figure(
+        "signales",
+        "Contrats signalés",
+        json!(total),
+        fmt::int(total),
+    );
     let share = (h.contracts > 0).then(|| total as f64 / h.contracts as f64);
     p.figure(
         "part_signales",
@@ -368,7 +374,11 @@ pub fn flag(conn: &Connection, slug: &str, f: &Filter) -> Result<Page, DetailErr
             text: "Répartition des montants autour de chaque seuil".into(),
         });
     }
-    p.pagination = Some(pagination(f, total, &format!("{BASE}/alertes/{}", flag.slug)));
+    p.pagination = Some(pagination(
+        f,
+        total,
+        &format!("{BASE}/alertes/{}", flag.slug),
+    ));
     Ok(p)
 }
 
@@ -430,7 +440,16 @@ pub fn contract(conn: &Connection, rowid: i64, cfg: &OcdsConfig) -> Result<Page,
     let Some((buyer_id, buyer_name, contract_id, object, texts, numbers)) = row else {
         return Err(DetailError::NotFound);
     };
-    let [nature, procedure, cpv, cpv_label, date_n, date_p, place, kind] = texts;
+    let [
+        nature,
+        procedure,
+        cpv,
+        cpv_label,
+        date_n,
+        date_p,
+        place,
+        kind,
+    ] = texts;
     let (amount, amount_final, duration, offers, mods) = numbers;
     let mut p = Page::new(
         "contrat",
@@ -467,7 +486,10 @@ pub fn contract(conn: &Connection, rowid: i64, cfg: &OcdsConfig) -> Result<Page,
     field("Date de notification", Cell::opt_text(date_n));
     field("Date de publication des données", Cell::opt_text(date_p));
     field("Montant initial (€ HT)", Cell::eur(amount));
-    field("Montant après modifications (€ HT)", Cell::eur(amount_final));
+    field(
+        "Montant après modifications (€ HT)",
+        Cell::eur(amount_final),
+    );
     field(
         "Durée (mois)",
         duration.map(Cell::int).unwrap_or(Cell::opt_text(None)),

@@ -8,8 +8,7 @@ use crate::procurement::quality::clean_date;
 
 /// Amounts publishers type instead of the real one (see `quality::PLACEHOLDER_AMOUNTS`);
 /// 0 is kept out of this list because it does not distort sums.
-pub const AMOUNT_SQL: &str =
-    "(CASE WHEN c.amount IN (222222, 999999, 999999999) OR c.amount < 0 THEN NULL ELSE c.amount END)";
+pub const AMOUNT_SQL: &str = "(CASE WHEN c.amount IN (222222, 999999, 999999999) OR c.amount < 0 THEN NULL ELSE c.amount END)";
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Filter {
@@ -111,9 +110,7 @@ impl Filter {
                 "cpv" => {
                     f.cpv = match non_empty(v) {
                         None => None,
-                        Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_digit()) => {
-                            Some(c)
-                        }
+                        Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_digit()) => Some(c),
                         Some(_) => return Err(FilterError::Cpv),
                     }
                 }
@@ -267,6 +264,7 @@ impl Filter {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -87,7 +87,9 @@ impl View {
             ("concentration", None) => View::Concentration,
             ("qualite", None) => View::Quality,
             ("contrats", None) => View::Contracts,
-            ("contrats", Some(id)) => View::Contract(id.strip_suffix(".csv").unwrap_or(id).parse().ok()?),
+            ("contrats", Some(id)) => {
+                View::Contract(id.strip_suffix(".csv").unwrap_or(id).parse().ok()?)
+            }
             ("alertes", None) => View::Flags,
             ("alertes", Some(slug)) => {
                 View::Flag(slug.strip_suffix(".csv").unwrap_or(slug).to_string())
@@ -239,10 +241,20 @@ fn compute(
     })
 }
 
-async fn respond(state: ProcurementState, rest: String, query: Option<String>, api: bool) -> Response {
+async fn respond(
+    state: ProcurementState,
+    rest: String,
+    query: Option<String>,
+    api: bool,
+) -> Response {
     let raw = query.unwrap_or_default();
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&raw).unwrap_or_default();
-    let value = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let value = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
     let format = if api {
         Format::Json
     } else if value("format") == Some("csv") || rest.ends_with(".csv") {
@@ -264,7 +276,9 @@ async fn respond(state: ProcurementState, rest: String, query: Option<String>, a
             let cfg = ocds_config(&state);
             let db_path = state.db_path.clone();
             let f = filter.clone();
-            match tokio::task::spawn_blocking(move || build(&db_path, &view, &f, &cfg, by_year)).await {
+            match tokio::task::spawn_blocking(move || build(&db_path, &view, &f, &cfg, by_year))
+                .await
+            {
                 Ok(r) => r.map(|p| (p, filter)),
                 Err(_) => Err(ViewError::Internal),
             }
@@ -272,11 +286,9 @@ async fn respond(state: ProcurementState, rest: String, query: Option<String>, a
     };
     match (result, format) {
         (Ok((page, f)), Format::Html) => match render::html(&page, &f, &path, by_year) {
-            Ok(body) => (
-                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                body,
-            )
-                .into_response(),
+            Ok(body) => {
+                ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+            }
             Err(e) => {
                 tracing::error!(error = %e, "procurement template failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "erreur interne").into_response()
@@ -350,6 +362,7 @@ async fn api_view(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
 

@@ -216,7 +216,10 @@ impl Page {
         let mut t = Table::new(
             "chiffres",
             "Chiffres clés",
-            &[("indicateur", "Indicateur", false), ("valeur", "Valeur", true)],
+            &[
+                ("indicateur", "Indicateur", false),
+                ("valeur", "Valeur", true),
+            ],
         );
         for f in &self.figures {
             t.rows.push(vec![
@@ -260,8 +263,8 @@ pub fn csv_field(v: &Value) -> String {
     let raw = match v {
         Value::Null => return String::new(),
         Value::String(s) => {
-            let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r'])
-                && s.parse::<f64>().is_err();
+            let formula =
+                s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err();
             if formula { format!("'{s}") } else { s.clone() }
         }
         Value::Number(n) => n.to_string(),
@@ -294,6 +297,7 @@ pub fn to_csv(t: &Table) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
 
@@ -309,15 +313,23 @@ mod tests {
 
     #[test]
     fn csv_neutralises_formulas_but_not_negative_numbers() {
-        assert_eq!(csv_field(&json!("=HYPERLINK(\"x\")")), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(
+            csv_field(&json!("=HYPERLINK(\"x\")")),
+            "\"'=HYPERLINK(\"\"x\"\")\""
+        );
         assert_eq!(csv_field(&json!("@SUM(A1)")), "'@SUM(A1)");
         assert_eq!(csv_field(&json!("-12")), "-12");
     }
 
     #[test]
     fn csv_has_header_and_one_line_per_row() {
-        let mut t = Table::new("t", "T", &[("nom", "Nom", false), ("montant", "Montant", true)]);
-        t.rows.push(vec![Cell::text("Ville, de Paris"), Cell::eur(Some(1.5))]);
+        let mut t = Table::new(
+            "t",
+            "T",
+            &[("nom", "Nom", false), ("montant", "Montant", true)],
+        );
+        t.rows
+            .push(vec![Cell::text("Ville, de Paris"), Cell::eur(Some(1.5))]);
         t.rows.push(vec![Cell::opt_text(None), Cell::int(3)]);
         let csv = to_csv(&t);
         assert_eq!(csv, "nom,montant\r\n\"Ville, de Paris\",1.5\r\n,3\r\n");

@@ -75,16 +75,30 @@ fn offset(f: &Filter) -> i64 {
 }
 
 /// The headline figures every page starts with (they follow the filters).
-pub fn headline(conn: &Connection, f: &Filter, page: &mut Page) -> rusqlite::Result<stats::Headline> {
+pub fn headline(
+    conn: &Connection,
+    f: &Filter,
+    page: &mut Page,
+) -> rusqlite::Result<stats::Headline> {
     let h = stats::headline(conn, f)?;
-    page.figure("contrats", "Contrats", json!(h.contracts), fmt::int(h.contracts));
+    page.figure(
+        "contrats",
+        "Contrats",
+        json!(h.contracts),
+        fmt::int(h.contracts),
+    );
     page.figure(
         "montant",
         "Montant initial total (€ HT)",
         json!(h.amount.round()),
         fmt::eur(h.amount),
     );
-    page.figure("acheteurs", "Acheteurs", json!(h.buyers), fmt::int(h.buyers));
+    page.figure(
+        "acheteurs",
+        "Acheteurs",
+        json!(h.buyers),
+        fmt::int(h.buyers),
+    );
     page.figure(
         "titulaires",
         "Titulaires",
@@ -154,7 +168,9 @@ pub fn overview(conn: &Connection, f: &Filter) -> rusqlite::Result<Page> {
     p.charts.push(bars_chart(
         "top-acheteurs",
         "Les 10 acheteurs aux montants les plus élevés",
-        &group_bars(&buyers, |g| g.label.clone().or(g.key.clone()).unwrap_or_default()),
+        &group_bars(&buyers, |g| {
+            g.label.clone().or(g.key.clone()).unwrap_or_default()
+        }),
     ));
     let mut t = Table::new(
         "annees",
@@ -374,7 +390,11 @@ pub fn by_dimension(conn: &Connection, f: &Filter, dim: Dimension) -> rusqlite::
                 } else {
                     cell
                 };
-                t.rows.push(vec![cell, Cell::int(g.contracts), Cell::eur(Some(g.amount))]);
+                t.rows.push(vec![
+                    cell,
+                    Cell::int(g.contracts),
+                    Cell::eur(Some(g.amount)),
+                ]);
             }
             t
         }
@@ -523,7 +543,10 @@ pub fn amendments(conn: &Connection, f: &Filter) -> rusqlite::Result<Page> {
     let mut t = Table::new(
         "variations",
         "Contrats modifiés par variation de montant",
-        &[("classe", "Variation", false), ("contrats", "Contrats", true)],
+        &[
+            ("classe", "Variation", false),
+            ("contrats", "Contrats", true),
+        ],
     );
     for (l, n) in stats::AMENDMENT_BANDS.iter().zip(a.bands) {
         t.rows.push(vec![Cell::text(*l), Cell::int(n)]);
@@ -592,7 +615,10 @@ pub fn competition(conn: &Connection, f: &Filter) -> rusqlite::Result<Page> {
     let mut t = Table::new(
         "offres",
         "Contrats par nombre d'offres reçues",
-        &[("offres", "Offres reçues", false), ("contrats", "Contrats", true)],
+        &[
+            ("offres", "Offres reçues", false),
+            ("contrats", "Contrats", true),
+        ],
     );
     for (o, n) in &dist {
         t.rows.push(vec![

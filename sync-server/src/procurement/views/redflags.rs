@@ -223,6 +223,7 @@ pub fn compute(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 mod tests {
     use super::super::schema;
     use super::*;
@@ -302,13 +303,28 @@ mod tests {
     fn no_competition_matches_2019_and_2022_labels_only() {
         let conn = db();
         let a = contract(&conn, "a", "b1");
-        set(&conn, a, "procedure = 'Marché négocié sans publicité ni mise en concurrence préalable'");
+        set(
+            &conn,
+            a,
+            "procedure = 'Marché négocié sans publicité ni mise en concurrence préalable'",
+        );
         let b = contract(&conn, "b", "b1");
-        set(&conn, b, "procedure = 'Marché passé sans publicité ni mise en concurrence préalable'");
+        set(
+            &conn,
+            b,
+            "procedure = 'Marché passé sans publicité ni mise en concurrence préalable'",
+        );
         let c = contract(&conn, "c", "b1");
-        set(&conn, c, "procedure = 'Procédure négociée avec mise en concurrence préalable'");
+        set(
+            &conn,
+            c,
+            "procedure = 'Procédure négociée avec mise en concurrence préalable'",
+        );
         compute(&conn).unwrap();
-        assert_eq!(flagged(&conn, "sans-concurrence"), vec![(a, None), (b, None)]);
+        assert_eq!(
+            flagged(&conn, "sans-concurrence"),
+            vec![(a, None), (b, None)]
+        );
     }
 
     #[test]
@@ -316,18 +332,37 @@ mod tests {
         let conn = db();
         // Services +12 %: over 10 %.
         let s = contract(&conn, "s", "b");
-        set(&conn, s, "amount = 100000, amount_final = 112000, modification_count = 1, cpv_division = '72'");
+        set(
+            &conn,
+            s,
+            "amount = 100000, amount_final = 112000, modification_count = 1, cpv_division = '72'",
+        );
         // Works +12 %: under 15 %.
         let w = contract(&conn, "w", "b");
-        set(&conn, w, "amount = 100000, amount_final = 112000, modification_count = 1, cpv_division = '45'");
+        set(
+            &conn,
+            w,
+            "amount = 100000, amount_final = 112000, modification_count = 1, cpv_division = '45'",
+        );
         // Works +60 %: both flags.
         let w2 = contract(&conn, "w2", "b");
-        set(&conn, w2, "amount = 100000, amount_final = 160000, modification_count = 2, cpv_division = '45'");
+        set(
+            &conn,
+            w2,
+            "amount = 100000, amount_final = 160000, modification_count = 2, cpv_division = '45'",
+        );
         // Placeholder initial amount: no ratio.
         let p = contract(&conn, "p", "b");
-        set(&conn, p, "amount = 999999, amount_final = 5000000, modification_count = 1");
+        set(
+            &conn,
+            p,
+            "amount = 999999, amount_final = 5000000, modification_count = 1",
+        );
         compute(&conn).unwrap();
-        let ten: Vec<i64> = flagged(&conn, "modification-10-15").iter().map(|x| x.0).collect();
+        let ten: Vec<i64> = flagged(&conn, "modification-10-15")
+            .iter()
+            .map(|x| x.0)
+            .collect();
         assert_eq!(ten, vec![s, w2]);
         let fifty = flagged(&conn, "modification-50");
         assert_eq!(fifty.len(), 1);
@@ -360,11 +395,23 @@ mod tests {
     fn single_offer_only_in_competitive_procedures() {
         let conn = db();
         let a = contract(&conn, "a", "b");
-        set(&conn, a, "offers_received = 1, procedure = 'Appel d''offres ouvert'");
+        set(
+            &conn,
+            a,
+            "offers_received = 1, procedure = 'Appel d''offres ouvert'",
+        );
         let b = contract(&conn, "b", "b");
-        set(&conn, b, "offers_received = 1, procedure = 'Marché passé sans publicité ni mise en concurrence préalable'");
+        set(
+            &conn,
+            b,
+            "offers_received = 1, procedure = 'Marché passé sans publicité ni mise en concurrence préalable'",
+        );
         let c = contract(&conn, "c", "b");
-        set(&conn, c, "offers_received = 3, procedure = 'Appel d''offres ouvert'");
+        set(
+            &conn,
+            c,
+            "offers_received = 3, procedure = 'Appel d''offres ouvert'",
+        );
         compute(&conn).unwrap();
         assert_eq!(flagged(&conn, "offre-unique"), vec![(a, Some(1.0))]);
     }
@@ -401,9 +448,17 @@ mod tests {
     fn late_publication_is_beyond_two_calendar_months() {
         let conn = db();
         let a = contract(&conn, "a", "b");
-        set(&conn, a, "date_notification = '2019-01-31', date_publication = '2019-04-01'");
+        set(
+            &conn,
+            a,
+            "date_notification = '2019-01-31', date_publication = '2019-04-01'",
+        );
         let b = contract(&conn, "b", "b");
-        set(&conn, b, "date_notification = '2019-01-15', date_publication = '2019-03-15'");
+        set(
+            &conn,
+            b,
+            "date_notification = '2019-01-15', date_publication = '2019-03-15'",
+        );
         let c = contract(&conn, "c", "b");
         set(&conn, c, "date_notification = '2019-01-15'");
         compute(&conn).unwrap();

@@ -43,7 +43,12 @@ struct Division {
 }
 
 /// Renders a view. `path` is the page's path (without query).
-pub fn html(page: &Page, f: &Filter, path: &str, by_year: bool) -> Result<String, minijinja::Error> {
+pub fn html(
+    page: &Page,
+    f: &Filter,
+    path: &str,
+    by_year: bool,
+) -> Result<String, minijinja::Error> {
     let nav_filter = f.with_page(1);
     let nav: Vec<NavItem> = NAV
         .iter()
@@ -51,7 +56,7 @@ pub fn html(page: &Page, f: &Filter, path: &str, by_year: bool) -> Result<String
             let target = format!("{BASE}{p}");
             NavItem {
                 href: super::pages::href(&target, &nav_filter, &[]),
-                label: *label,
+                label,
                 current: target == path
                     || (!p.is_empty() && path.starts_with(&format!("{target}/"))),
             }
@@ -71,7 +76,7 @@ pub fn html(page: &Page, f: &Filter, path: &str, by_year: bool) -> Result<String
     let divisions: Vec<Division> = cpv_divisions::DIVISIONS
         .iter()
         .map(|(code, label)| Division {
-            code: *code,
+            code,
             label: format!("{code} – {label}"),
         })
         .collect();
@@ -100,6 +105,7 @@ pub fn error(status: u16, message: &str) -> Result<String, minijinja::Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 mod tests {
     use super::super::page::{Cell, Table};
     use super::*;
@@ -113,7 +119,8 @@ mod tests {
             Cell::text("<script>alert(1)</script>").link("/marches?a=1&b=2".into()),
         ]);
         p.tables.push(t);
-        p.charts.push("<svg role=\"img\"><title>ok</title></svg>".into());
+        p.charts
+            .push("<svg role=\"img\"><title>ok</title></svg>".into());
         let f = Filter::parse_query("acheteur=%22%3E%3Cx").unwrap();
         let html = html(&p, &f, "/marches/acheteurs", true).unwrap();
         assert!(html.contains("lang=\"fr\""));
@@ -122,7 +129,7 @@ mod tests {
         assert!(html.contains("<svg role=\"img\">"));
         assert!(!html.contains("\"><x"));
         assert!(html.contains("format=csv"));
-        assert!(html.contains("/api/procurement/acheteurs"));
+        assert!(html.contains("&#x2f;api&#x2f;procurement&#x2f;acheteurs"));
         assert!(error(404, "page introuvable").unwrap().contains("404"));
     }
 }

@@ -117,6 +117,7 @@ pub fn refresh(conn: &Connection) -> rusqlite::Result<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
 

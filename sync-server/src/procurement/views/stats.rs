@@ -301,11 +301,14 @@ pub fn offers(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<(Option<i64
     rows.collect()
 }
 
+/// Procedure, contracts with a known number of offers, mean offers, single-offer contracts.
+pub type OffersByProcedure = (Option<String>, i64, Option<f64>, i64);
+
 /// Per procedure: contracts with a known number of offers, mean offers, single-offer count.
 pub fn offers_by_procedure(
     conn: &Connection,
     f: &Filter,
-) -> rusqlite::Result<Vec<(Option<String>, i64, Option<f64>, i64)>> {
+) -> rusqlite::Result<Vec<OffersByProcedure>> {
     let (and, args) = f.and_clause();
     let mut stmt = conn.prepare(&format!(
         "SELECT c.procedure, COUNT(*), AVG(c.offers_received), COALESCE(SUM(c.offers_received = 1), 0)
@@ -372,13 +375,16 @@ pub fn concentration(conn: &Connection, f: &Filter, top: i64) -> rusqlite::Resul
     })
 }
 
+/// Buyer SIRET, name, amount, suppliers, HHI, largest supplier's share.
+pub type BuyerConcentration = (String, Option<String>, f64, i64, f64, f64);
+
 /// Per buyer (largest amounts first): amount, suppliers, HHI and the largest supplier's share.
 pub fn buyer_hhi(
     conn: &Connection,
     f: &Filter,
     limit: i64,
     offset: i64,
-) -> rusqlite::Result<Vec<(String, Option<String>, f64, i64, f64, f64)>> {
+) -> rusqlite::Result<Vec<BuyerConcentration>> {
     let (w, args) = f.where_clause();
     let mut stmt = conn.prepare(&format!(
         "WITH pair AS (

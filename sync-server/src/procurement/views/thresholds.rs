@@ -196,6 +196,7 @@ pub fn band_sql(amount: &str, lo: f64, hi: f64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
 
