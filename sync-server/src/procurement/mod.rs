@@ -11,3 +11,4 @@ pub mod publish;
 pub mod quality;
 pub mod sanitize;
 pub mod source;
+pub mod views;

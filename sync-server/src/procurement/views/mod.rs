@@ -1,0 +1,386 @@
+//! Public procurement views (DESIGN §6): server-rendered HTML with inline SVG charts under
+//! `/marches/…`, the same data as CSV (`?format=csv`) and as JSON under
+//! `/api/procurement/…`. Every filter lives in the URL query (see [`filter`]).
+
+pub mod chart;
+pub mod cpv_divisions;
+pub mod detail;
+pub mod filter;
+pub mod fmt;
+pub mod page;
+pub mod pages;
+pub mod redflags;
+pub mod render;
+pub mod schema;
+pub mod stats;
+pub mod thresholds;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::db;
+use super::http::ProcurementState;
+use super::ocds::OcdsConfig;
+use detail::DetailError;
+use filter::{Filter, FilterError};
+use page::Page;
+use stats::Dimension;
+
+/// Path prefix of the HTML views.
+pub const BASE: &str = "/marches";
+/// Path prefix of the JSON API.
+pub const API: &str = "/api/procurement";
+
+/// One view, resolved from the path after the prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum View {
+    Overview,
+    OverTime,
+    Buyers,
+    Buyer(String),
+    Suppliers,
+    Supplier(String),
+    Cpv,
+    Procedures,
+    Amounts,
+    Amendments,
+    Competition,
+    Concentration,
+    Quality,
+    Contracts,
+    Contract(i64),
+    Flags,
+    Flag(String),
+}
+
+impl View {
+    /// `""`, `"acheteurs"`, `"acheteurs/123"`… (already percent-decoded by axum).
+    pub fn resolve(rest: &str) -> Option<View> {
+        let rest = rest.trim_matches('/');
+        let (head, tail) = match rest.split_once('/') {
+            Some((h, t)) => (h, Some(t)),
+            None => (rest, None),
+        };
+        let head = head.strip_suffix(".csv").unwrap_or(head);
+        Some(match (head, tail) {
+            ("" | "synthese", None) => View::Overview,
+            ("periodes", None) => View::OverTime,
+            ("acheteurs", None) => View::Buyers,
+            ("acheteurs", Some(id)) if !id.is_empty() => {
+                View::Buyer(id.strip_suffix(".csv").unwrap_or(id).to_string())
+            }
+            ("titulaires", None) => View::Suppliers,
+            ("titulaires", Some(id)) if !id.is_empty() => {
+                View::Supplier(id.strip_suffix(".csv").unwrap_or(id).to_string())
+            }
+            ("cpv", None) => View::Cpv,
+            ("procedures", None) => View::Procedures,
+            ("montants", None) => View::Amounts,
+            ("modifications", None) => View::Amendments,
+            ("concurrence", None) => View::Competition,
+            ("concentration", None) => View::Concentration,
+            ("qualite", None) => View::Quality,
+            ("contrats", None) => View::Contracts,
+            ("contrats", Some(id)) => {
+                View::Contract(id.strip_suffix(".csv").unwrap_or(id).parse().ok()?)
+            }
+            ("alertes", None) => View::Flags,
+            ("alertes", Some(slug)) => {
+                View::Flag(slug.strip_suffix(".csv").unwrap_or(slug).to_string())
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// Navigation entries: (path under BASE, label).
+pub const NAV: &[(&str, &str)] = &[
+    ("", "Synthèse"),
+    ("/periodes", "Dans le temps"),
+    ("/acheteurs", "Acheteurs"),
+    ("/titulaires", "Titulaires"),
+    ("/cpv", "Secteurs (CPV)"),
+    ("/procedures", "Procédures"),
+    ("/montants", "Montants et seuils"),
+    ("/modifications", "Modifications"),
+    ("/concurrence", "Concurrence"),
+    ("/concentration", "Concentration"),
+    ("/alertes", "Alertes"),
+    ("/qualite", "Qualité des données"),
+    ("/contrats", "Contrats"),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Html,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ViewError {
+    #[error("{0}")]
+    Filter(#[from] FilterError),
+    #[error("page introuvable")]
+    NotFound,
+    #[error("erreur interne")]
+    Internal,
+}
+
+impl From<DetailError> for ViewError {
+    fn from(e: DetailError) -> Self {
+        match e {
+            DetailError::NotFound => ViewError::NotFound,
+            other => {
+                tracing::error!(error = %other, "procurement view failed");
+                ViewError::Internal
+            }
+        }
+    }
+}
+
+impl From<rusqlite::Error> for ViewError {
+    fn from(e: rusqlite::Error) -> Self {
+        tracing::error!(error = %e, "procurement view query failed");
+        ViewError::Internal
+    }
+}
+
+pub fn router(state: ProcurementState) -> Router {
+    Router::new()
+        .route(BASE, get(html_root))
+        .route(&format!("{BASE}/"), get(html_root))
+        .route(&format!("{BASE}/{{*rest}}"), get(html_view))
+        .route(API, get(api_root))
+        .route(&format!("{API}/{{*rest}}"), get(api_view))
+        .with_state(state)
+}
+
+fn ocds_config(state: &ProcurementState) -> OcdsConfig {
+    OcdsConfig {
+        ocid_prefix: state.ocid_prefix.clone(),
+        publisher_name: state.publisher_name.clone(),
+        base_url: Some(state.base_url.clone()),
+        published_date: (state.clock)(),
+    }
+}
+
+/// Built pages, keyed by database, data version, view and filter: the data only changes
+/// with an import, so a page is computed once per import. Bounded; emptied when full.
+type PageCache = Mutex<HashMap<String, Arc<Page>>>;
+const CACHE_ENTRIES: usize = 512;
+
+fn cache() -> &'static PageCache {
+    static CACHE: OnceLock<PageCache> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Opens the database, brings the views' tables up to date and builds one page (or takes
+/// it from the cache).
+fn build(
+    db_path: &std::path::Path,
+    view: &View,
+    f: &Filter,
+    cfg: &OcdsConfig,
+    by_year: bool,
+) -> Result<Arc<Page>, ViewError> {
+    let conn = db::open(db_path)?;
+    schema::migrate(&conn)?;
+    let version = schema::refresh(&conn)?;
+    let key = format!(
+        "{}\u{0}{version}\u{0}{view:?}\u{0}{}\u{0}{by_year}",
+        db_path.display(),
+        f.to_query()
+    );
+    if let Ok(cache) = cache().lock()
+        && let Some(page) = cache.get(&key)
+    {
+        return Ok(page.clone());
+    }
+    let page = Arc::new(compute(&conn, view, f, cfg, by_year)?);
+    if let Ok(mut cache) = cache().lock() {
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, page.clone());
+    }
+    Ok(page)
+}
+
+fn compute(
+    conn: &rusqlite::Connection,
+    view: &View,
+    f: &Filter,
+    cfg: &OcdsConfig,
+    by_year: bool,
+) -> Result<Page, ViewError> {
+    Ok(match view {
+        View::Overview => pages::overview(conn, f)?,
+        View::OverTime => pages::over_time(conn, f, by_year)?,
+        View::Buyers => pages::by_dimension(conn, f, Dimension::Buyer)?,
+        View::Buyer(id) => detail::buyer(conn, id, f)?,
+        View::Suppliers => pages::by_dimension(conn, f, Dimension::Supplier)?,
+        View::Supplier(id) => detail::supplier(conn, id, f)?,
+        View::Cpv => pages::by_dimension(conn, f, Dimension::CpvDivision)?,
+        View::Procedures => pages::by_dimension(conn, f, Dimension::Procedure)?,
+        View::Amounts => pages::amounts(conn, f)?,
+        View::Amendments => pages::amendments(conn, f)?,
+        View::Competition => pages::competition(conn, f)?,
+        View::Concentration => pages::concentration(conn, f)?,
+        View::Quality => pages::quality(conn, f)?,
+        View::Contracts => detail::contracts(conn, f)?,
+        View::Contract(rowid) => detail::contract(conn, *rowid, cfg)?,
+        View::Flags => detail::flags_index(conn, f)?,
+        View::Flag(slug) => detail::flag(conn, slug, f)?,
+    })
+}
+
+async fn respond(
+    state: ProcurementState,
+    rest: String,
+    query: Option<String>,
+    api: bool,
+) -> Response {
+    let raw = query.unwrap_or_default();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&raw).unwrap_or_default();
+    let value = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let format = if api {
+        Format::Json
+    } else if value("format") == Some("csv") || rest.ends_with(".csv") {
+        Format::Csv
+    } else if value("format") == Some("json") {
+        Format::Json
+    } else {
+        Format::Html
+    };
+    let by_year = value("par") != Some("mois");
+    let path = format!("{BASE}/{}", rest.trim_matches('/'))
+        .trim_end_matches('/')
+        .trim_end_matches(".csv")
+        .to_string();
+    let result = match (View::resolve(&rest), Filter::parse(&pairs)) {
+        (None, _) => Err(ViewError::NotFound),
+        (Some(_), Err(e)) => Err(ViewError::Filter(e)),
+        (Some(view), Ok(filter)) => {
+            let cfg = ocds_config(&state);
+            let db_path = state.db_path.clone();
+            let f = filter.clone();
+            match tokio::task::spawn_blocking(move || build(&db_path, &view, &f, &cfg, by_year))
+                .await
+            {
+                Ok(r) => r.map(|p| (p, filter)),
+                Err(_) => Err(ViewError::Internal),
+            }
+        }
+    };
+    match (result, format) {
+        (Ok((page, f)), Format::Html) => match render::html(&page, &f, &path, by_year) {
+            Ok(body) => {
+                ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "procurement template failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "erreur interne").into_response()
+            }
+        },
+        (Ok((page, _)), Format::Csv) => {
+            let disposition = format!("attachment; filename=\"{}.csv\"", page.slug);
+            (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (header::CONTENT_DISPOSITION, disposition),
+                ],
+                page::to_csv(&page.main_table()),
+            )
+                .into_response()
+        }
+        (Ok((page, f)), Format::Json) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            page.to_json(&f.pairs()).to_string(),
+        )
+            .into_response(),
+        (Err(e), format) => {
+            let status = match e {
+                ViewError::Filter(_) => StatusCode::BAD_REQUEST,
+                ViewError::NotFound => StatusCode::NOT_FOUND,
+                ViewError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            match format {
+                Format::Json => (
+                    status,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    serde_json::json!({"error": e.to_string()}).to_string(),
+                )
+                    .into_response(),
+                _ => match render::error(status.as_u16(), &e.to_string()) {
+                    Ok(body) => (
+                        status,
+                        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                        body,
+                    )
+                        .into_response(),
+                    Err(_) => (status, e.to_string()).into_response(),
+                },
+            }
+        }
+    }
+}
+
+async fn html_root(State(state): State<ProcurementState>, RawQuery(q): RawQuery) -> Response {
+    respond(state, String::new(), q, false).await
+}
+
+async fn html_view(
+    State(state): State<ProcurementState>,
+    Path(rest): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    respond(state, rest, q, false).await
+}
+
+async fn api_root(State(state): State<ProcurementState>, RawQuery(q): RawQuery) -> Response {
+    respond(state, String::new(), q, true).await
+}
+
+async fn api_view(
+    State(state): State<ProcurementState>,
+    Path(rest): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    respond(state, rest, q, true).await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_resolve_to_views() {
+        assert_eq!(View::resolve(""), Some(View::Overview));
+        assert_eq!(View::resolve("acheteurs"), Some(View::Buyers));
+        assert_eq!(
+            View::resolve("acheteurs/213 75"),
+            Some(View::Buyer("213 75".into()))
+        );
+        assert_eq!(View::resolve("contrats/12"), Some(View::Contract(12)));
+        assert_eq!(View::resolve("contrats/x"), None);
+        assert_eq!(View::resolve("cpv.csv"), Some(View::Cpv));
+        assert_eq!(
+            View::resolve("alertes/offre-unique"),
+            Some(View::Flag("offre-unique".into()))
+        );
+        assert_eq!(View::resolve("inconnu"), None);
+    }
+}
