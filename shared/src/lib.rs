@@ -7,7 +7,9 @@
 #![forbid(unsafe_code)]
 
 pub mod doc;
+pub mod engine;
 pub mod ids;
 pub mod model;
 pub mod storage;
 pub mod store;
+pub mod wire;
