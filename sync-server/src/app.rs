@@ -11,9 +11,12 @@ use axum::response::Response;
 use axum::routing::get;
 use tokio::net::TcpListener;
 
+use carnet_shared::engine::EngineLimits;
+use carnet_shared::store::{CompactionPolicy, Store};
+
 use crate::db::Db;
 use crate::revocation::Revocations;
-use crate::sync::SyncHub;
+use crate::sync::{ActorConfig, SyncError, SyncHub};
 
 /// Unix milliseconds. Injected so tests can move time (token expiry).
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -29,6 +32,11 @@ pub struct ServerConfig {
     /// Live sockets one token may hold (a device reconnecting on a flaky network may briefly
     /// have two); more are refused with 429 so one token cannot exhaust the server.
     pub max_sockets_per_token: usize,
+    /// Bounds on the work one sync peer can cause (changes per message, documents per peer,
+    /// payload size). `max_frame_bytes` is taken from `max_message_bytes`.
+    pub sync_limits: EngineLimits,
+    /// When the chunks of a document are folded into one snapshot.
+    pub compaction: CompactionPolicy,
 }
 
 impl Default for ServerConfig {
@@ -37,6 +45,13 @@ impl Default for ServerConfig {
             max_message_bytes: 1024 * 1024,
             server_peer_id: "carnet-server".to_owned(),
             max_sockets_per_token: 8,
+            sync_limits: EngineLimits {
+                max_frame_bytes: 1024 * 1024,
+                max_sync_payload_bytes: 1024 * 1024,
+                max_changes_per_message: 20_000,
+                max_documents_per_peer: 1_024,
+            },
+            compaction: CompactionPolicy::default(),
         }
     }
 }
@@ -52,14 +67,32 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: Db, config: ServerConfig) -> Self {
-        Self {
+    /// Starts the sync actor on the chunk store in the same SQLite file as `db` (in memory
+    /// when `db` is), with compaction on its own connection for a file.
+    pub fn new(db: Db, config: ServerConfig) -> Result<Self, SyncError> {
+        let (store, compaction_store) = match db.path() {
+            Some(path) => (Store::open(path)?, Some(Store::open(path)?)),
+            None => (Store::open_in_memory()?, None),
+        };
+        let mut limits = config.sync_limits.clone();
+        limits.max_frame_bytes = config.max_message_bytes;
+        limits.max_sync_payload_bytes = limits.max_sync_payload_bytes.min(config.max_message_bytes);
+        let hub = SyncHub::start(
+            ActorConfig {
+                server_peer_id: config.server_peer_id.clone(),
+                limits,
+                compaction: config.compaction,
+            },
+            store,
+            compaction_store,
+        )?;
+        Ok(Self {
             db,
-            hub: Arc::new(SyncHub::new(config.server_peer_id.clone())),
+            hub: Arc::new(hub),
             revocations: Revocations::default(),
             config: Arc::new(config),
             clock: Arc::new(system_now_ms),
-        }
+        })
     }
 
     /// Replaces the wall clock (unix milliseconds).

@@ -87,7 +87,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_message_bytes: args.max_message_bytes,
         ..ServerConfig::default()
     };
-    let state = AppState::new(db, config);
+    let state = AppState::new(db, config).context("starting the sync engine")?;
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
