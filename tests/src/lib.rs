@@ -3,6 +3,7 @@
 //! client-role sync engine over a real WebSocket, and the JS automerge-repo peers.
 #![forbid(unsafe_code)]
 
+pub mod bomb;
 pub mod device;
 pub mod js;
 pub mod server;

@@ -106,6 +106,8 @@ async fn a_bad_peer_is_closed_alone_while_another_device_keeps_syncing() {
     device.connect(server.addr).await.unwrap();
     device.open(team).await.unwrap();
 
+    let bomb = carnet_tests::bomb::deflate_bomb(64 << 20).unwrap();
+    assert!(bomb.len() < ServerConfig::default().max_message_bytes);
     let oversized = vec![0xa1; ServerConfig::default().max_message_bytes + 1];
     let unknown_type = {
         let mut out = Vec::new();
@@ -120,24 +122,29 @@ async fn a_bad_peer_is_closed_alone_while_another_device_keeps_syncing() {
         out
     };
     let cases: Vec<(&str, Box<dyn Fn(&str) -> Vec<u8>>, u16)> = vec![
-        ("not CBOR", Box::new(|_| vec![0xff, 0x00, 0x13, 0x37]), 1002),
-        ("unknown frame type", Box::new(move |_| unknown_type.clone()), 1002),
+        ("not CBOR", Box::new(|_: &str| vec![0xff, 0x00, 0x13, 0x37]), 1002),
+        ("unknown frame type", Box::new(move |_: &str| unknown_type.clone()), 1002),
         (
             "garbage sync payload",
-            Box::new(move |p| sync_frame(p, team, b"\x42garbage".to_vec())),
+            Box::new(move |p: &str| sync_frame(p, team, b"\x42garbage".to_vec())),
             1002,
         ),
         (
             "zero-byte sync payload",
-            Box::new(move |p| sync_frame(p, team, Vec::new())),
+            Box::new(move |p: &str| sync_frame(p, team, Vec::new())),
             1002,
         ),
         (
             "truncated document",
-            Box::new(move |p| sync_frame(p, team, truncated_document_message())),
+            Box::new(move |p: &str| sync_frame(p, team, truncated_document_message())),
             1002,
         ),
-        ("oversized frame", Box::new(move |_| oversized.clone()), 1009),
+        ("oversized frame", Box::new(move |_: &str| oversized.clone()), 1009),
+        (
+            "DEFLATE bomb (64 MiB inflated)",
+            Box::new(move |p: &str| sync_frame(p, team, bomb.clone())),
+            1009,
+        ),
     ];
     let before = server
         .open_store()
@@ -154,7 +161,7 @@ async fn a_bad_peer_is_closed_alone_while_another_device_keeps_syncing() {
             .unwrap();
         let outcome = raw_peer(&server, &bad_token.token, &bad_token.peer_id, bad(&bad_token.peer_id)).await;
         assert_eq!(outcome.close_code, Some(*code), "{what}: {outcome:?}");
-        if *code != 1009 {
+        if *what != "oversized frame" {
             assert!(outcome.error_frame, "{what}: an error frame comes first");
         }
         // The good device is still connected and its records are acknowledged.

@@ -25,7 +25,7 @@ use carnet_shared::store::{CompactionPolicy, Store, StoreError};
 use carnet_shared::wire::{Frame, PeerMetadata};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Closing, Outgoing, Registry, close_code};
+use super::{Closing, Registry, close_code};
 use crate::auth::{self, PeerId};
 
 /// Inputs handled before one commit. Bounds the latency a batch adds and the size of a
