@@ -215,6 +215,23 @@ impl Device {
         Ok(())
     }
 
+    async fn drain_to_close(&mut self) -> DeviceError {
+        let mut code = None;
+        if let Some(socket) = self.socket.as_mut() {
+            let _ = tokio::time::timeout(HANG_GUARD, async {
+                while let Some(Ok(message)) = socket.next().await {
+                    if let Message::Close(frame) = message {
+                        code = frame.map(|f| u16::from(f.code));
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        self.go_offline().await;
+        DeviceError::Closed { code }
+    }
+
     async fn pump_until(
         &mut self,
         cond: impl Fn(&Engine, &[DocumentId]) -> bool,
@@ -231,7 +248,13 @@ impl Device {
             match next {
                 Some(Ok(Message::Binary(bytes))) => {
                     let step = self.engine.handle_frame(self.conn, &bytes);
-                    self.send_step(step).await?;
+                    if step.closes.is_empty() {
+                        self.send_step(step).await?;
+                    } else {
+                        // The server sent `error` (or we refuse its frame): read on to its
+                        // close frame, to report the close code.
+                        return Err(self.drain_to_close().await);
+                    }
                 }
                 Some(Ok(Message::Close(frame))) => {
                     let code = frame.map(|f| u16::from(f.code));
