@@ -29,8 +29,8 @@ use tokio::sync::{Notify, mpsc, watch};
 use crate::app::AppState;
 use crate::auth::{PeerId, Principal, Scope, TokenId};
 use crate::error::ApiError;
-pub use actor::{ActorConfig, DocumentEdit, SyncError};
 use actor::{Actor, Input};
+pub use actor::{ActorConfig, DocumentEdit, SyncError};
 
 /// Frames the hub may queue for one connection before it is considered too slow.
 pub const OUTGOING_QUEUE: usize = 64;
@@ -141,9 +141,7 @@ impl Registry {
 
     /// The peer id bound to a connection, for logs.
     pub fn peer_of(&self, connection_id: u64) -> Option<String> {
-        self.lock()
-            .get(&connection_id)
-            .map(|c| c.peer_id.0.clone())
+        self.lock().get(&connection_id).map(|c| c.peer_id.0.clone())
     }
 
     pub fn ids(&self) -> Vec<u64> {

@@ -118,7 +118,10 @@ async fn teams_come_with_distinct_single_use_codes_and_document_urls() {
         .unwrap();
     assert_eq!(stored_as_text, 6);
     // The night and both team documents are in the shared chunk store.
-    assert_eq!(count(&state, "SELECT count(DISTINCT doc_id) FROM chunks"), 3);
+    assert_eq!(
+        count(&state, "SELECT count(DISTINCT doc_id) FROM chunks"),
+        3
+    );
 }
 
 #[tokio::test]

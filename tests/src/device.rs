@@ -206,7 +206,9 @@ impl Device {
         }
         let socket = self.socket.as_mut().ok_or(DeviceError::Offline)?;
         for out in step.outbound {
-            socket.send(Message::Binary(out.frame.encode()?.into())).await?;
+            socket
+                .send(Message::Binary(out.frame.encode()?.into()))
+                .await?;
         }
         if !step.closes.is_empty() {
             self.go_offline().await;

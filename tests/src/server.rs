@@ -108,7 +108,10 @@ impl TestServer {
         let response = router(self.state.clone()).oneshot(request).await?;
         let status = response.status();
         let bytes = response.into_body().collect().await?.to_bytes();
-        Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ))
     }
 
     /// A night with `teams` teams (`Équipe 1`…), each with `codes` enrolment codes.
@@ -183,7 +186,10 @@ impl TestServer {
                 Some(json!({"night_access": night_access, "team_access": team_access})),
             )
             .await?;
-        ensure!(status == StatusCode::CREATED, "coordinator: {status} {body}");
+        ensure!(
+            status == StatusCode::CREATED,
+            "coordinator: {status} {body}"
+        );
         Enrolled::from_json(&body)
     }
 

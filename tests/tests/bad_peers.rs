@@ -122,8 +122,16 @@ async fn a_bad_peer_is_closed_alone_while_another_device_keeps_syncing() {
         out
     };
     let cases: Vec<(&str, Box<dyn Fn(&str) -> Vec<u8>>, u16)> = vec![
-        ("not CBOR", Box::new(|_: &str| vec![0xff, 0x00, 0x13, 0x37]), 1002),
-        ("unknown frame type", Box::new(move |_: &str| unknown_type.clone()), 1002),
+        (
+            "not CBOR",
+            Box::new(|_: &str| vec![0xff, 0x00, 0x13, 0x37]),
+            1002,
+        ),
+        (
+            "unknown frame type",
+            Box::new(move |_: &str| unknown_type.clone()),
+            1002,
+        ),
         (
             "garbage sync payload",
             Box::new(move |p: &str| sync_frame(p, team, b"\x42garbage".to_vec())),
@@ -139,7 +147,11 @@ async fn a_bad_peer_is_closed_alone_while_another_device_keeps_syncing() {
             Box::new(move |p: &str| sync_frame(p, team, truncated_document_message())),
             1002,
         ),
-        ("oversized frame", Box::new(move |_: &str| oversized.clone()), 1009),
+        (
+            "oversized frame",
+            Box::new(move |_: &str| oversized.clone()),
+            1009,
+        ),
         (
             "DEFLATE bomb (64 MiB inflated)",
             Box::new(move |p: &str| sync_frame(p, team, bomb.clone())),
@@ -155,11 +167,14 @@ async fn a_bad_peer_is_closed_alone_while_another_device_keeps_syncing() {
         .get_heads();
     let mut expected_heads = before;
     for (n, (what, bad, code)) in cases.iter().enumerate() {
-        let bad_token = server
-            .enrol(&night.teams[0].codes[n + 1])
-            .await
-            .unwrap();
-        let outcome = raw_peer(&server, &bad_token.token, &bad_token.peer_id, bad(&bad_token.peer_id)).await;
+        let bad_token = server.enrol(&night.teams[0].codes[n + 1]).await.unwrap();
+        let outcome = raw_peer(
+            &server,
+            &bad_token.token,
+            &bad_token.peer_id,
+            bad(&bad_token.peer_id),
+        )
+        .await;
         assert_eq!(outcome.close_code, Some(*code), "{what}: {outcome:?}");
         if *what != "oversized frame" {
             assert!(outcome.error_frame, "{what}: an error frame comes first");
@@ -181,7 +196,10 @@ async fn a_bad_peer_is_closed_alone_while_another_device_keeps_syncing() {
         .unwrap()
         .unwrap();
     assert_eq!(stored.get_heads(), expected_heads);
-    assert_eq!(doc::read_team(&stored).unwrap().encounters.len(), cases.len());
+    assert_eq!(
+        doc::read_team(&stored).unwrap().encounters.len(),
+        cases.len()
+    );
     server.stop().await.unwrap();
 }
 
@@ -230,7 +248,12 @@ async fn too_many_documents_close_only_that_peer() {
         .await
         .unwrap();
     good.sync_until_acknowledged(team).await.unwrap();
-    let stored = server.open_store().unwrap().load_automerge(&team).unwrap().unwrap();
+    let stored = server
+        .open_store()
+        .unwrap()
+        .load_automerge(&team)
+        .unwrap()
+        .unwrap();
     assert_eq!(doc::read_team(&stored).unwrap().encounters.len(), 1);
     server.stop().await.unwrap();
 }

@@ -41,7 +41,10 @@ async fn a_js_client_edits_a_team_document_and_rust_reads_it_from_the_store() {
     )
     .await
     .unwrap();
-    assert_eq!(out["documentId"].as_str(), Some(team.doc.to_bs58check().as_str()));
+    assert_eq!(
+        out["documentId"].as_str(),
+        Some(team.doc.to_bs58check().as_str())
+    );
 
     // client-write returns once the server acknowledged: it is in the file.
     let stored = server
@@ -50,7 +53,10 @@ async fn a_js_client_edits_a_team_document_and_rust_reads_it_from_the_store() {
         .load_automerge(&team.doc)
         .unwrap()
         .unwrap();
-    assert_eq!(scalar(&stored, "jsNote"), Some(ScalarValue::Str("écrit par JS".into())));
+    assert_eq!(
+        scalar(&stored, "jsNote"),
+        Some(ScalarValue::Str("écrit par JS".into()))
+    );
     assert_eq!(scalar(&stored, "jsCount"), Some(ScalarValue::Int(3)));
     // The shared model still reads the team document JS edited.
     assert_eq!(doc::read_team(&stored).unwrap().header.name, "Équipe 1");
@@ -112,7 +118,10 @@ async fn a_rust_device_writes_and_the_js_client_reads_through_our_server() {
     assert_eq!(read["name"], "Équipe 1");
     let key = e.id.to_string();
     assert_eq!(read["encounters"][&key]["placeDetail"], "rue 1");
-    assert_eq!(read["encounters"][&key]["sourceDevice"], rust.peer_id.as_str());
+    assert_eq!(
+        read["encounters"][&key]["sourceDevice"],
+        rust.peer_id.as_str()
+    );
     assert_eq!(read["tallies"][&dim.key()], 2);
     let heads: Vec<String> = out["heads"]
         .as_array()
@@ -156,7 +165,10 @@ async fn a_js_client_with_a_write_everywhere_scope_creates_a_document_on_our_ser
         .load_automerge(&id)
         .unwrap()
         .expect("the new document is stored");
-    assert_eq!(scalar(&stored, "title"), Some(ScalarValue::Str("Kit canicule".into())));
+    assert_eq!(
+        scalar(&stored, "title"),
+        Some(ScalarValue::Str("Kit canicule".into()))
+    );
     server.stop().await.unwrap();
 }
 

@@ -29,7 +29,10 @@ async fn enrolled_device(server: &TestServer, code: &str) -> Device {
 /// Encounters of a team document as stored in the server's SQLite file.
 fn stored_team(server: &TestServer, doc: &DocumentId) -> carnet_shared::model::Team {
     let store = server.open_store().unwrap();
-    let data = store.load_automerge(doc).unwrap().expect("team document stored");
+    let data = store
+        .load_automerge(doc)
+        .unwrap()
+        .expect("team document stored");
     doc::read_team(&data).unwrap()
 }
 
@@ -177,7 +180,11 @@ async fn nothing_acknowledged_is_lost_when_the_server_restarts() {
 
     let server = TestServer::start(dir.path()).await.unwrap();
     // Acknowledged before the crash: on disk.
-    assert!(stored_team(&server, &team.0).encounters.contains_key(&first.id));
+    assert!(
+        stored_team(&server, &team.0)
+            .encounters
+            .contains_key(&first.id)
+    );
     device.connect(server.addr).await.unwrap();
     device.sync_until_acknowledged(team.0).await.unwrap();
     let stored = stored_team(&server, &team.0);
@@ -204,7 +211,11 @@ async fn a_device_asking_for_another_teams_document_gets_doc_unavailable() {
     ));
     device.open(night.teams[0].doc).await.unwrap();
     device.open(night.night_doc).await.unwrap();
-    assert!(device.document(&night.teams[1].doc).is_none_or(|d| d.get_heads().is_empty()));
+    assert!(
+        device
+            .document(&night.teams[1].doc)
+            .is_none_or(|d| d.get_heads().is_empty())
+    );
     server.stop().await.unwrap();
 }
 
@@ -262,9 +273,16 @@ async fn a_read_only_scope_never_changes_the_server_state() {
     ));
     settle().await;
     let store = server.open_store().unwrap();
-    assert_eq!(store.load_automerge(&team).unwrap().unwrap().get_heads(), before_team);
     assert_eq!(
-        store.load_automerge(&night.night_doc).unwrap().unwrap().get_heads(),
+        store.load_automerge(&team).unwrap().unwrap().get_heads(),
+        before_team
+    );
+    assert_eq!(
+        store
+            .load_automerge(&night.night_doc)
+            .unwrap()
+            .unwrap()
+            .get_heads(),
         before_night
     );
     // And a fresh reader of the team does not see them.

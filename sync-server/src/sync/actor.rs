@@ -288,7 +288,10 @@ impl Actor {
             && self.engine.load_sync_state(conn, doc, &state).is_err()
         {
             // A sync state that does not decode is only an optimisation lost: start afresh.
-            tracing::warn!(connection = conn, "stored sync state ignored: does not decode");
+            tracing::warn!(
+                connection = conn,
+                "stored sync state ignored: does not decode"
+            );
         }
         Ok(())
     }
