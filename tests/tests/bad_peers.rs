@@ -17,6 +17,9 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 const T0: i64 = 1_769_119_200_000;
 
+/// Makes a bad peer's input from its peer id.
+type BadInput = Box<dyn Fn(&str) -> Vec<u8>>;
+
 /// What the server did with a raw peer's input: the `error` frame it sent (if any) and the
 /// close code.
 #[derive(Debug)]
@@ -121,7 +124,7 @@ async fn a_bad_peer_is_closed_alone_while_another_device_keeps_syncing() {
         .unwrap();
         out
     };
-    let cases: Vec<(&str, Box<dyn Fn(&str) -> Vec<u8>>, u16)> = vec![
+    let cases: Vec<(&str, BadInput, u16)> = vec![
         (
             "not CBOR",
             Box::new(|_: &str| vec![0xff, 0x00, 0x13, 0x37]),
