@@ -20,6 +20,7 @@ use crate::db::nights::{self, CreateTeamsOutcome, EnrolRefusal, NewTeam, NightRe
 use crate::db::tokens::{self, NewToken};
 use crate::docs;
 use crate::error::ApiError;
+use crate::sync::{DocumentEdit, SyncError};
 
 /// Bounds on one request, so a typo cannot create a million codes.
 pub const MAX_TEAMS_PER_REQUEST: usize = 1000;
@@ -162,31 +163,42 @@ async fn create_night(
     principal.require_role(&[Role::Admin])?;
     let name = check_name(&body.name)?;
     let now = state.now();
+    let night_date = body
+        .date
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty());
     let night = NightRecord {
         id: random_uuid(),
         name,
-        night_date: body
-            .date
-            .map(|d| d.trim().to_owned())
-            .filter(|d| !d.is_empty()),
+        night_date,
         document_id: random_document_id(),
         created_at: now,
     };
-    let document = docs::new_night_document(
-        rand::rng().random(),
-        night.id,
-        night.document_id,
-        &night.name,
-        now,
-    )
-    .map_err(|error| {
-        tracing::error!(%error, "could not build a night document");
-        ApiError::internal()
-    })?;
+    let date = night
+        .night_date
+        .clone()
+        .unwrap_or_else(|| docs::utc_date(now));
+    if !carnet_shared::model::is_iso_date(&date) {
+        return Err(ApiError::bad_request(
+            "invalid_date",
+            "the date must be YYYY-MM-DD",
+        ));
+    }
+    let document = docs::night_document(rand::rng().random(), night.id, &night.name, &date, now)
+        .map_err(|error| {
+            tracing::error!(%error, "could not build a night document");
+            ApiError::internal()
+        })?;
+    // The document first: a night row never points at a document that is not stored.
+    state
+        .hub
+        .create_documents(vec![(night.document_id, document)])
+        .await
+        .map_err(sync_failed)?;
     let record = night.clone();
     state
         .db
-        .call(move |c| nights::create_night(c, &record, &document))
+        .call(move |c| nights::create_night(c, &record))
         .await?;
     tracing::info!(night_id = %night.id, "night created");
     Ok((
@@ -254,18 +266,24 @@ async fn create_teams(
         ));
     }
     let now = state.now();
+    let night = state
+        .db
+        .call(move |c| nights::night(c, night_id))
+        .await?
+        .ok_or(ApiError::not_found("night_not_found", "no such night"))?;
     let mut new_teams = Vec::with_capacity(body.teams.len());
+    let mut documents = Vec::with_capacity(body.teams.len());
     let mut shown = Vec::with_capacity(body.teams.len());
     for spec in &body.teams {
         let name = check_name(&spec.name)?;
         let id = random_uuid();
         let document_id = random_document_id();
-        let document =
-            docs::new_team_document(rand::rng().random(), night_id, id, document_id, &name, now)
-                .map_err(|error| {
-                    tracing::error!(%error, "could not build a team document");
-                    ApiError::internal()
-                })?;
+        let document = docs::team_document(rand::rng().random(), night_id, id, &name, now)
+            .map_err(|error| {
+                tracing::error!(%error, "could not build a team document");
+                ApiError::internal()
+            })?;
+        documents.push((document_id, document));
         let codes: Vec<EnrolmentCode> = (0..codes_per_team)
             .map(|_| EnrolmentCode::generate())
             .collect();
@@ -273,7 +291,6 @@ async fn create_teams(
             id,
             name: name.clone(),
             document_id,
-            document,
             code_hashes: codes.iter().map(EnrolmentCode::hash).collect(),
         });
         shown.push(TeamCreated {
@@ -284,13 +301,25 @@ async fn create_teams(
             enrolment_codes: codes.iter().map(EnrolmentCode::display_form).collect(),
         });
     }
+    // Documents first, so that no team row ever points at a missing document. If the rows
+    // are then refused (duplicate name), the documents stay unreferenced: no token grants them.
+    state
+        .hub
+        .create_documents(documents)
+        .await
+        .map_err(sync_failed)?;
     let count = new_teams.len();
+    let refs: Vec<(Uuid, String)> = new_teams
+        .iter()
+        .map(|t| (t.id, t.document_id.url()))
+        .collect();
     let outcome = state
         .db
         .call(move |c| nights::create_teams(c, night_id, &new_teams, now))
         .await?;
     match outcome {
         CreateTeamsOutcome::Created => {
+            index_teams(&state, night.document_id, refs, now).await;
             tracing::info!(%night_id, teams = count, codes_per_team, "teams created");
             Ok((
                 StatusCode::CREATED,
@@ -309,6 +338,27 @@ async fn create_teams(
             "a team of that name already exists in this night",
         )),
     }
+}
+
+/// Adds the new teams to the night document's team index, as one server change per team in
+/// one edit. The teams exist once their rows are committed: a failure here is logged, not
+/// returned (devices get their team document at enrolment; the index is for browsing).
+async fn index_teams(state: &AppState, night_doc: DocumentId, refs: Vec<(Uuid, String)>, now: i64) {
+    let edit: DocumentEdit = Box::new(move |night| {
+        for (team, url) in &refs {
+            carnet_shared::doc::put_team_ref(night, &docs::team_id_of(*team), url, now)?;
+        }
+        Ok(())
+    });
+    let actor = automerge::ActorId::from(rand::rng().random::<[u8; 16]>());
+    if let Err(error) = state.hub.edit_document(night_doc, actor, edit).await {
+        tracing::error!(%error, "could not add teams to the night index");
+    }
+}
+
+fn sync_failed(error: SyncError) -> ApiError {
+    tracing::error!(%error, "could not store a document");
+    ApiError::internal()
 }
 
 /// A freshly made token, shown once.

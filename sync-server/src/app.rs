@@ -11,9 +11,12 @@ use axum::response::Response;
 use axum::routing::get;
 use tokio::net::TcpListener;
 
+use carnet_shared::engine::EngineLimits;
+use carnet_shared::store::{CompactionPolicy, Store};
+
 use crate::db::Db;
 use crate::revocation::Revocations;
-use crate::sync::SyncHub;
+use crate::sync::{ActorConfig, SyncError, SyncHub};
 
 /// Unix milliseconds. Injected so tests can move time (token expiry).
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -29,6 +32,15 @@ pub struct ServerConfig {
     /// Live sockets one token may hold (a device reconnecting on a flaky network may briefly
     /// have two); more are refused with 429 so one token cannot exhaust the server.
     pub max_sockets_per_token: usize,
+    /// Bounds on the work one sync peer can cause (changes per message, documents per peer,
+    /// payload size). `max_frame_bytes` is taken from `max_message_bytes`.
+    pub sync_limits: EngineLimits,
+    /// When the chunks of a document are folded into one snapshot.
+    pub compaction: CompactionPolicy,
+    /// OCDS ocid prefix of the published procurement data (registered with the OCDS helpdesk).
+    pub ocid_prefix: String,
+    /// Public base URL, used in OCDS package URIs and links.
+    pub public_base_url: String,
 }
 
 impl Default for ServerConfig {
@@ -37,6 +49,15 @@ impl Default for ServerConfig {
             max_message_bytes: 1024 * 1024,
             server_peer_id: "carnet-server".to_owned(),
             max_sockets_per_token: 8,
+            sync_limits: EngineLimits {
+                max_frame_bytes: 1024 * 1024,
+                max_sync_payload_bytes: 1024 * 1024,
+                max_changes_per_message: 20_000,
+                max_documents_per_peer: 1_024,
+            },
+            compaction: CompactionPolicy::default(),
+            ocid_prefix: "ocds-carnet".to_owned(),
+            public_base_url: "http://127.0.0.1:8787".to_owned(),
         }
     }
 }
@@ -52,14 +73,32 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: Db, config: ServerConfig) -> Self {
-        Self {
+    /// Starts the sync actor on the chunk store in the same SQLite file as `db` (in memory
+    /// when `db` is), with compaction on its own connection for a file.
+    pub fn new(db: Db, config: ServerConfig) -> Result<Self, SyncError> {
+        let (store, compaction_store) = match db.path() {
+            Some(path) => (Store::open(path)?, Some(Store::open(path)?)),
+            None => (Store::open_in_memory()?, None),
+        };
+        let mut limits = config.sync_limits.clone();
+        limits.max_frame_bytes = config.max_message_bytes;
+        limits.max_sync_payload_bytes = limits.max_sync_payload_bytes.min(config.max_message_bytes);
+        let hub = SyncHub::start(
+            ActorConfig {
+                server_peer_id: config.server_peer_id.clone(),
+                limits,
+                compaction: config.compaction,
+            },
+            store,
+            compaction_store,
+        )?;
+        Ok(Self {
             db,
-            hub: Arc::new(SyncHub::new(config.server_peer_id.clone())),
+            hub: Arc::new(hub),
             revocations: Revocations::default(),
             config: Arc::new(config),
             clock: Arc::new(system_now_ms),
-        }
+        })
     }
 
     /// Replaces the wall clock (unix milliseconds).
@@ -82,13 +121,37 @@ fn system_now_ms() -> i64 {
 
 /// The whole HTTP surface. Testable without a socket (`tower::ServiceExt::oneshot`).
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let procurement = procurement_state(&state);
+    let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/sync", get(crate::sync::sync_handler))
         .merge(crate::api::routes())
-        // Procurement views and API plug in here: `.merge(crate::procurement::routes())`.
-        .layer(middleware::from_fn(log_request))
-        .with_state(state)
+        .with_state(state);
+    // The procurement tables live in the same SQLite file; an in-memory server (tests) has
+    // no file for the procurement side to open, so it serves the sync and API routes only.
+    if let Some(procurement) = procurement {
+        app = app
+            .merge(crate::procurement::http::router(procurement.clone()))
+            .merge(crate::procurement::views::router(procurement));
+    }
+    app.layer(middleware::from_fn(log_request))
+}
+
+fn procurement_state(state: &AppState) -> Option<crate::procurement::http::ProcurementState> {
+    let db_path = state.db.path()?.to_path_buf();
+    Some(crate::procurement::http::ProcurementState {
+        db_path,
+        ocid_prefix: state.config.ocid_prefix.clone(),
+        publisher_name: "Ville de Paris".to_owned(),
+        base_url: state.config.public_base_url.clone(),
+        clock: Arc::new(rfc3339_now),
+    })
+}
+
+fn rfc3339_now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 async fn healthz() -> &'static str {

@@ -1,109 +1,115 @@
-//! The seam where the API creates Automerge documents for a new night and its teams.
-//!
-//! Placeholder until the shared document model lands: a root map with `schema`, `kind`, the
-//! ids and the creation time, nothing else. At merge time these two functions become calls to
-//! the shared model's init functions and the bytes go to the shared chunk store instead of
-//! `server_documents`; nothing else in the server builds documents.
+//! The documents the API creates for a new night and its teams, built with the shared model
+//! (`carnet_shared::doc`), so that devices and coordinators read them with the same code.
+//! They are stored in the shared chunk store by the sync actor ([`crate::sync::SyncHub`]).
 
-use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, AutoCommit, AutomergeError, ROOT, ScalarValue};
-use carnet_shared::ids::DocumentId;
+use automerge::{ActorId, AutoCommit, Automerge};
+use carnet_shared::doc::{self, DocError};
+use carnet_shared::model::{Millis, NightHeader, TeamHeader, TeamId};
 use uuid::Uuid;
 
-/// Version of the placeholder document layout.
-pub const SCHEMA_VERSION: i64 = 1;
-
-/// The saved initial state of a night document. `actor` is the server's actor for this
-/// document (random, passed in); `now_ms` is unix milliseconds.
-pub fn new_night_document(
+/// A new night document (header, empty sectors and team index). `actor` is random, drawn by
+/// the caller for this document; `now` is unix milliseconds.
+pub fn night_document(
     actor: [u8; 16],
     night_id: Uuid,
-    document_id: DocumentId,
-    name: &str,
-    now_ms: i64,
-) -> Result<Vec<u8>, AutomergeError> {
-    let mut doc = AutoCommit::new().with_actor(ActorId::from(actor));
-    put_header(&mut doc, "night", document_id, now_ms)?;
-    doc.put(ROOT, "night_id", night_id.to_string())?;
-    doc.put(ROOT, "name", name)?;
-    Ok(finish(doc, now_ms))
+    label: &str,
+    date: &str,
+    now: Millis,
+) -> Result<Automerge, DocError> {
+    let mut night = doc::new_doc(ActorId::from(actor));
+    doc::create_night(
+        &mut night,
+        &NightHeader {
+            id: night_id,
+            date: date.to_owned(),
+            label: label.to_owned(),
+        },
+        now,
+    )?;
+    Ok(into_automerge(night))
 }
 
-/// The saved initial state of a team document.
-pub fn new_team_document(
+/// A new team document (header, empty maps, every tally counter at zero).
+pub fn team_document(
     actor: [u8; 16],
     night_id: Uuid,
     team_id: Uuid,
-    document_id: DocumentId,
     name: &str,
-    now_ms: i64,
-) -> Result<Vec<u8>, AutomergeError> {
-    let mut doc = AutoCommit::new().with_actor(ActorId::from(actor));
-    put_header(&mut doc, "team", document_id, now_ms)?;
-    doc.put(ROOT, "night_id", night_id.to_string())?;
-    doc.put(ROOT, "team_id", team_id.to_string())?;
-    doc.put(ROOT, "name", name)?;
-    Ok(finish(doc, now_ms))
+    now: Millis,
+) -> Result<Automerge, DocError> {
+    let mut team = doc::new_doc(ActorId::from(actor));
+    doc::create_team(
+        &mut team,
+        &TeamHeader {
+            team_id: team_id_of(team_id),
+            night_id,
+            name: name.to_owned(),
+            sectors: Default::default(),
+        },
+        now,
+    )?;
+    Ok(into_automerge(team))
 }
 
-fn put_header(
-    doc: &mut AutoCommit,
-    kind: &str,
-    document_id: DocumentId,
-    now_ms: i64,
-) -> Result<(), AutomergeError> {
-    // `&str` values are Automerge scalar strings, never collaborative Text (DESIGN §3).
-    doc.put(ROOT, "schema", SCHEMA_VERSION)?;
-    doc.put(ROOT, "kind", kind)?;
-    doc.put(ROOT, "document_id", document_id.to_bs58check())?;
-    doc.put(ROOT, "created_at", ScalarValue::Timestamp(now_ms))?;
-    Ok(())
+/// The model's team id for a server team (its UUID, hyphenated).
+pub fn team_id_of(team_id: Uuid) -> TeamId {
+    TeamId(team_id.to_string())
 }
 
-fn finish(mut doc: AutoCommit, now_ms: i64) -> Vec<u8> {
-    // Change times are seconds in Automerge.
-    doc.commit_with(CommitOptions::default().with_time(now_ms / 1000));
-    doc.save()
+fn into_automerge(mut doc: AutoCommit) -> Automerge {
+    doc.document().clone()
+}
+
+/// The UTC calendar date (`YYYY-MM-DD`) of a unix-milliseconds instant: the night's date when
+/// the coordinator gives none.
+pub fn utc_date(now: Millis) -> String {
+    // Howard Hinnant's civil-from-days.
+    let days = now.div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use automerge::{ReadDoc, Value};
 
     #[test]
-    fn team_document_carries_schema_kind_and_ids() {
-        let doc_id = DocumentId::from_bytes([9; 16]);
+    fn team_document_is_read_back_by_the_shared_model() {
         let night = Uuid::from_bytes([1; 16]);
         let team = Uuid::from_bytes([2; 16]);
-        let bytes = new_team_document([3; 16], night, team, doc_id, "Équipe 12", 1_700_000_000_000)
-            .unwrap();
-        let doc = AutoCommit::load(&bytes).unwrap();
-        let get = |key: &str| match doc.get(ROOT, key).unwrap() {
-            Some((Value::Scalar(s), _)) => s.into_owned(),
-            other => panic!("{key}: {other:?}"),
-        };
-        assert_eq!(get("schema"), ScalarValue::Int(SCHEMA_VERSION));
-        assert_eq!(get("kind"), ScalarValue::Str("team".into()));
-        assert_eq!(get("team_id"), ScalarValue::Str(team.to_string().into()));
-        assert_eq!(
-            get("document_id"),
-            ScalarValue::Str(doc_id.to_bs58check().into())
-        );
-        assert_eq!(get("created_at"), ScalarValue::Timestamp(1_700_000_000_000));
+        let data = team_document([3; 16], night, team, "Équipe 12", 1_700_000_000_000).unwrap();
+        let read = doc::read_team(&data).unwrap();
+        assert_eq!(read.header.name, "Équipe 12");
+        assert_eq!(read.header.night_id, night);
+        assert_eq!(read.header.team_id, team_id_of(team));
+        assert!(read.encounters.is_empty());
+        assert_eq!(read.tallied(), 0);
     }
 
     #[test]
-    fn night_document_is_one_small_change() {
-        let bytes = new_night_document(
-            [4; 16],
-            Uuid::from_bytes([5; 16]),
-            DocumentId::from_bytes([6; 16]),
-            "Nuit 2026",
-            0,
-        )
-        .unwrap();
-        let mut doc = AutoCommit::load(&bytes).unwrap();
-        assert_eq!(doc.get_changes(&[]).len(), 1);
+    fn night_document_is_read_back_by_the_shared_model() {
+        let id = Uuid::from_bytes([5; 16]);
+        let data = night_document([4; 16], id, "Nuit 2026", "2026-01-22", 0).unwrap();
+        let night = doc::read_night(&data).unwrap();
+        assert_eq!(night.header.id, id);
+        assert_eq!(night.header.date, "2026-01-22");
+        assert!(night.teams.is_empty());
+    }
+
+    #[test]
+    fn utc_date_of_known_instants() {
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(951_782_400_000), "2000-02-29");
+        assert_eq!(utc_date(1_769_040_000_000), "2026-01-22");
+        assert_eq!(utc_date(-1), "1969-12-31");
     }
 }

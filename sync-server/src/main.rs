@@ -53,6 +53,12 @@ struct ServeArgs {
     /// one. Prefer the environment variable: arguments are visible to other local users.
     #[arg(long, env = "CARNET_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// OCDS ocid prefix of the published procurement data.
+    #[arg(long, env = "CARNET_OCID_PREFIX", default_value = "ocds-carnet")]
+    ocid_prefix: String,
+    /// Public base URL of this server (OCDS package URIs, links); defaults to http://LISTEN.
+    #[arg(long, env = "CARNET_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Largest WebSocket message accepted on /sync, in bytes.
     #[arg(long, default_value_t = ServerConfig::default().max_message_bytes)]
     max_message_bytes: usize,
@@ -101,9 +107,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let config = ServerConfig {
         max_message_bytes: args.max_message_bytes,
+        ocid_prefix: args.ocid_prefix,
+        public_base_url: args
+            .public_url
+            .unwrap_or_else(|| format!("http://{}", args.listen)),
         ..ServerConfig::default()
     };
-    let state = AppState::new(db, config);
+    let state = AppState::new(db, config).context("starting the sync engine")?;
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)

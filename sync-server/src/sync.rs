@@ -3,13 +3,20 @@
 //! The HTTP side authenticates the upgrade (bearer header or `?token=`), binds the token's
 //! peer id and scope to the connection, and runs one task per socket that selects on incoming
 //! frames, frames the hub queues for it, the token's revocation signal and server shutdown.
-//! What a frame *means* is decided in [`SyncHub::handle_frame`], where the shared sans-IO
-//! engine plugs in.
+//! What a frame *means* is decided by the sync actor ([`actor`]): one thread owning the shared
+//! sans-IO engine (server role) and the chunk store; [`SyncHub::handle_frame`] hands it frames.
+
+pub mod actor;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use automerge::{ActorId, Automerge};
+use carnet_shared::ids::DocumentId;
+use carnet_shared::store::Store;
+use tokio::sync::oneshot;
 
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -22,6 +29,8 @@ use tokio::sync::{Notify, mpsc, watch};
 use crate::app::AppState;
 use crate::auth::{PeerId, Principal, Scope, TokenId};
 use crate::error::ApiError;
+use actor::{Actor, Input};
+pub use actor::{ActorConfig, DocumentEdit, SyncError};
 
 /// Frames the hub may queue for one connection before it is considered too slow.
 pub const OUTGOING_QUEUE: usize = 64;
@@ -32,7 +41,9 @@ const TOO_LARGE_LINGER: Duration = Duration::from_millis(200);
 
 /// WebSocket close codes (RFC 6455 §7.4.1).
 pub mod close_code {
+    pub const NORMAL: u16 = 1000;
     pub const GOING_AWAY: u16 = 1001;
+    pub const PROTOCOL_ERROR: u16 = 1002;
     pub const UNSUPPORTED_DATA: u16 = 1003;
     pub const POLICY_VIOLATION: u16 = 1008;
     pub const MESSAGE_TOO_BIG: u16 = 1009;
@@ -80,83 +91,45 @@ struct Registered {
     overflow: Arc<Notify>,
 }
 
-/// The server side of sync: live connections and the frame handler.
-pub struct SyncHub {
-    server_peer_id: String,
-    next_id: AtomicU64,
+/// Frames connection tasks may queue for the sync actor before they wait (backpressure on
+/// the sockets' reads rather than unbounded buffering).
+const ACTOR_QUEUE: usize = 1024;
+
+/// The live connections, shared by the hub (which registers them) and the sync actor (which
+/// queues frames and closes for them).
+#[derive(Default)]
+pub struct Registry {
     connections: Mutex<HashMap<u64, Registered>>,
-    shutdown: watch::Sender<bool>,
 }
 
-impl SyncHub {
-    pub fn new(server_peer_id: String) -> Self {
-        Self {
-            server_peer_id,
-            next_id: AtomicU64::new(1),
-            connections: Mutex::new(HashMap::new()),
-            shutdown: watch::channel(false).0,
-        }
-    }
-
-    pub fn server_peer_id(&self) -> &str {
-        &self.server_peer_id
-    }
-
-    fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Registered>> {
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Registered>> {
         self.connections
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Registers a socket; `outgoing` is where the hub queues frames for it.
-    pub fn register(&self, principal: &Principal, outgoing: mpsc::Sender<Outgoing>) -> Connection {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let overflow = Arc::new(Notify::new());
-        self.connections().insert(
-            id,
-            Registered {
-                peer_id: principal.peer_id.clone(),
-                outgoing,
-                overflow: Arc::clone(&overflow),
-            },
-        );
-        Connection {
-            id,
-            peer_id: principal.peer_id.clone(),
-            token_id: principal.token_id,
-            scope: principal.scope.clone(),
-            overflow,
-        }
-    }
-
-    pub fn unregister(&self, connection: &Connection) {
-        self.connections().remove(&connection.id);
-    }
-
-    pub fn connection_count(&self) -> usize {
-        self.connections().len()
-    }
-
-    /// Number of live sockets bound to `peer`.
-    pub fn connections_of(&self, peer: &PeerId) -> usize {
-        self.connections()
-            .values()
-            .filter(|c| &c.peer_id == peer)
-            .count()
     }
 
     /// Queues a frame for a connection without waiting. `false` if the connection is gone or
     /// its queue is full; a full queue means the peer reads too slowly, and its task closes it
     /// (code 1013) rather than buffering without bound — it resyncs when it reconnects.
     pub fn send_to(&self, connection_id: u64, frame: Vec<u8>) -> bool {
+        self.queue(connection_id, Outgoing::Frame(frame))
+    }
+
+    /// Asks a connection's task to close it (after the frames already queued).
+    pub fn close(&self, connection_id: u64, closing: Closing) -> bool {
+        self.queue(connection_id, Outgoing::Close(closing))
+    }
+
+    fn queue(&self, connection_id: u64, item: Outgoing) -> bool {
         let target = self
-            .connections()
+            .lock()
             .get(&connection_id)
             .map(|c| (c.outgoing.clone(), Arc::clone(&c.overflow)));
         let Some((outgoing, overflow)) = target else {
             return false;
         };
-        match outgoing.try_send(Outgoing::Frame(frame)) {
+        match outgoing.try_send(item) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 overflow.notify_one();
@@ -166,26 +139,181 @@ impl SyncHub {
         }
     }
 
-    /// Handles one binary frame from `connection`.
-    ///
-    /// This is where the shared sans-IO engine plugs in: decode the CBOR message, check
-    /// `senderId` against `connection.peer_id` and each `documentId` against
-    /// `connection.scope` (unknown and forbidden both answer `doc-unavailable`, read-only
-    /// never applies changes), feed the engine, queue its output frames with
-    /// [`SyncHub::send_to`] and persist its storage writes. Until then the server does not
-    /// pretend to speak the protocol: it says so and closes.
-    pub fn handle_frame(&self, connection: &Connection, frame: &[u8]) -> FrameOutcome {
-        tracing::info!(
-            peer_id = %connection.peer_id,
-            connection = connection.id,
-            frame_bytes = frame.len(),
-            "sync frame received; no sync engine in this build"
-        );
-        FrameOutcome::Close(Closing {
-            code: close_code::INTERNAL_ERROR,
-            reason: "sync engine unavailable",
-            error_message: Some("this server cannot sync documents yet"),
+    /// The peer id bound to a connection, for logs.
+    pub fn peer_of(&self, connection_id: u64) -> Option<String> {
+        self.lock().get(&connection_id).map(|c| c.peer_id.0.clone())
+    }
+
+    pub fn ids(&self) -> Vec<u64> {
+        self.lock().keys().copied().collect()
+    }
+}
+
+/// The server side of sync: live connections and the sync actor they feed.
+pub struct SyncHub {
+    server_peer_id: String,
+    next_id: AtomicU64,
+    registry: Arc<Registry>,
+    inputs: mpsc::Sender<Input>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl SyncHub {
+    /// Starts the sync actor on `store`. `compaction_store` (a second connection to the same
+    /// file) enables compaction on its own thread; `None` (in-memory stores) disables it.
+    pub fn start(
+        config: ActorConfig,
+        store: Store,
+        compaction_store: Option<Store>,
+    ) -> Result<Self, SyncError> {
+        let registry = Arc::new(Registry::default());
+        let (inputs, receiver) = mpsc::channel(ACTOR_QUEUE);
+        let compactor = match compaction_store {
+            Some(compaction_store) => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let policy = config.compaction;
+                std::thread::Builder::new()
+                    .name("carnet-compactor".to_owned())
+                    .spawn(move || actor::run_compactor(compaction_store, policy, rx))
+                    .map_err(SyncError::Spawn)?;
+                Some(tx)
+            }
+            None => None,
+        };
+        let actor = Actor::new(&config, store, Arc::clone(&registry), compactor);
+        std::thread::Builder::new()
+            .name("carnet-sync".to_owned())
+            .spawn(move || actor.run(receiver))
+            .map_err(SyncError::Spawn)?;
+        Ok(Self {
+            server_peer_id: config.server_peer_id,
+            next_id: AtomicU64::new(1),
+            registry,
+            inputs,
+            shutdown: watch::channel(false).0,
         })
+    }
+
+    pub fn server_peer_id(&self) -> &str {
+        &self.server_peer_id
+    }
+
+    /// Registers a socket; `outgoing` is where frames for it are queued.
+    pub async fn register(
+        &self,
+        principal: &Principal,
+        outgoing: mpsc::Sender<Outgoing>,
+    ) -> Connection {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let overflow = Arc::new(Notify::new());
+        self.registry.lock().insert(
+            id,
+            Registered {
+                peer_id: principal.peer_id.clone(),
+                outgoing,
+                overflow: Arc::clone(&overflow),
+            },
+        );
+        // If the actor is gone, the first frame gets the error; nothing to do here.
+        let _ = self
+            .inputs
+            .send(Input::Connect {
+                conn: id,
+                peer: principal.peer_id.clone(),
+                scope: principal.scope.clone(),
+            })
+            .await;
+        Connection {
+            id,
+            peer_id: principal.peer_id.clone(),
+            token_id: principal.token_id,
+            scope: principal.scope.clone(),
+            overflow,
+        }
+    }
+
+    pub async fn unregister(&self, connection: &Connection) {
+        self.registry.lock().remove(&connection.id);
+        let _ = self
+            .inputs
+            .send(Input::Disconnect {
+                conn: connection.id,
+            })
+            .await;
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.registry.lock().len()
+    }
+
+    /// Number of live sockets bound to `peer`.
+    pub fn connections_of(&self, peer: &PeerId) -> usize {
+        self.registry
+            .lock()
+            .values()
+            .filter(|c| &c.peer_id == peer)
+            .count()
+    }
+
+    /// Queues a frame for a connection without waiting (see [`Registry::send_to`]).
+    pub fn send_to(&self, connection_id: u64, frame: Vec<u8>) -> bool {
+        self.registry.send_to(connection_id, frame)
+    }
+
+    /// Hands one binary frame from `connection` to the sync actor, which decodes it, checks
+    /// the sender against the token's peer id and each document against the token's scope
+    /// (unknown and forbidden both answer `doc-unavailable`, read-only never applies changes),
+    /// runs the engine, stores its writes and only then queues its answers. Waits while the
+    /// actor's queue is full.
+    pub async fn handle_frame(&self, connection: &Connection, frame: &[u8]) -> FrameOutcome {
+        let input = Input::Frame {
+            conn: connection.id,
+            bytes: frame.to_vec(),
+        };
+        if self.inputs.send(input).await.is_err() {
+            tracing::error!(peer_id = %connection.peer_id, connection = connection.id, "sync actor stopped");
+            return FrameOutcome::Close(Closing {
+                code: close_code::INTERNAL_ERROR,
+                reason: "sync engine unavailable",
+                error_message: Some("sync engine unavailable"),
+            });
+        }
+        FrameOutcome::Continue
+    }
+
+    /// Stores documents made by the API (night, teams) so that they can be synced. Returns
+    /// once they are durable.
+    pub async fn create_documents(
+        &self,
+        docs: Vec<(DocumentId, Automerge)>,
+    ) -> Result<(), SyncError> {
+        let (reply, answer) = oneshot::channel();
+        self.inputs
+            .send(Input::CreateDocuments { docs, reply })
+            .await
+            .map_err(|_| SyncError::Stopped)?;
+        answer.await.map_err(|_| SyncError::Stopped)?
+    }
+
+    /// Edits a stored document as `actor` (e.g. adds teams to the night index); the change is
+    /// durable on return and pushed to the peers that have the document open.
+    pub async fn edit_document(
+        &self,
+        doc: DocumentId,
+        actor: ActorId,
+        edit: DocumentEdit,
+    ) -> Result<(), SyncError> {
+        let (reply, answer) = oneshot::channel();
+        self.inputs
+            .send(Input::EditDocument {
+                doc,
+                actor,
+                edit,
+                reply,
+            })
+            .await
+            .map_err(|_| SyncError::Stopped)?;
+        answer.await.map_err(|_| SyncError::Stopped)?
     }
 
     /// Asks every connection task to close (server shutting down).
@@ -343,7 +471,7 @@ async fn run_connection(
 ) {
     let hub = &state.hub;
     let (outgoing_tx, mut outgoing) = mpsc::channel(OUTGOING_QUEUE);
-    let connection = hub.register(&principal, outgoing_tx);
+    let connection = hub.register(&principal, outgoing_tx).await;
     let mut shutdown = hub.shutdown_signal();
     tracing::info!(peer_id = %connection.peer_id, connection = connection.id, role = principal.role.as_str(), "sync connection opened");
 
@@ -380,7 +508,7 @@ async fn run_connection(
             incoming = socket.recv() => match incoming {
                 None => break End::ClientGone,
                 Some(Ok(Message::Binary(frame))) => {
-                    if let FrameOutcome::Close(closing) = hub.handle_frame(&connection, &frame) {
+                    if let FrameOutcome::Close(closing) = hub.handle_frame(&connection, &frame).await {
                         break End::Hub(closing);
                     }
                 }
@@ -395,7 +523,7 @@ async fn run_connection(
         }
     };
 
-    hub.unregister(&connection);
+    hub.unregister(&connection).await;
     if let Some(closing) = end.closing() {
         let farewell = async {
             if let Some(message) = closing.error_message {
@@ -454,24 +582,37 @@ mod tests {
         }
     }
 
+    fn hub(server_peer_id: &str) -> SyncHub {
+        SyncHub::start(
+            ActorConfig {
+                server_peer_id: server_peer_id.to_owned(),
+                limits: Default::default(),
+                compaction: Default::default(),
+            },
+            Store::open_in_memory().unwrap(),
+            None,
+        )
+        .unwrap()
+    }
+
     #[tokio::test]
     async fn a_full_queue_flags_the_slow_peer_instead_of_growing() {
-        let hub = SyncHub::new("server".to_owned());
+        let hub = hub("server");
         let (tx, mut rx) = mpsc::channel(1);
-        let connection = hub.register(&principal(), tx);
+        let connection = hub.register(&principal(), tx).await;
         assert!(hub.send_to(connection.id, vec![1]));
         assert!(!hub.send_to(connection.id, vec![2]));
         // The permit is stored: the connection task sees it even if it was busy meanwhile.
         connection.overflow.notified().await;
         assert!(matches!(rx.recv().await, Some(Outgoing::Frame(f)) if f == vec![1]));
-        hub.unregister(&connection);
+        hub.unregister(&connection).await;
         assert!(!hub.send_to(connection.id, vec![3]));
         assert_eq!(hub.connection_count(), 0);
     }
 
-    #[test]
-    fn error_frame_is_an_automerge_repo_error_message() {
-        let hub = SyncHub::new("carnet-server".to_owned());
+    #[tokio::test]
+    async fn error_frame_is_an_automerge_repo_error_message() {
+        let hub = hub("carnet-server");
         let frame = hub.error_frame(&PeerId("device-x".to_owned()), "token revoked");
         let value: ciborium::Value = ciborium::from_reader(frame.as_slice()).unwrap();
         let map = value.as_map().unwrap();

@@ -79,7 +79,12 @@ async fn sync_without_an_upgrade_is_refused_after_auth() {
 
 #[tokio::test]
 async fn teams_come_with_distinct_single_use_codes_and_document_urls() {
-    let state = state();
+    // A file, so that the chunk store shares the database with `state.db`.
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_with(
+        Db::open(&dir.path().join("carnet.sqlite3")).unwrap(),
+        ServerConfig::default(),
+    );
     let (night, created) = night_with_teams(&state, &["Équipe 1", "Équipe 2"], 3).await;
     assert!(str_of(&night, "document_url").starts_with("automerge:"));
     let teams = created["teams"].as_array().unwrap();
@@ -112,8 +117,11 @@ async fn teams_come_with_distinct_single_use_codes_and_document_urls() {
         })
         .unwrap();
     assert_eq!(stored_as_text, 6);
-    // Both documents were saved.
-    assert_eq!(count(&state, "SELECT count(*) FROM server_documents"), 3);
+    // The night and both team documents are in the shared chunk store.
+    assert_eq!(
+        count(&state, "SELECT count(DISTINCT doc_id) FROM chunks"),
+        3
+    );
 }
 
 #[tokio::test]

@@ -191,8 +191,8 @@ async fn an_oversized_frame_closes_the_connection_with_1009() {
 
 #[tokio::test]
 async fn a_frame_within_the_limit_is_not_treated_as_oversized() {
-    // Guards the test above: the 1009 comes from the size cap, not from any frame. Without a
-    // sync engine a well-sized frame gets the "cannot sync yet" close instead.
+    // Guards the test above: the 1009 comes from the size cap, not from any frame. A
+    // well-sized frame that is not a protocol message gets the engine's protocol error.
     let server = Server::start(ServerConfig {
         max_message_bytes: 1024,
         ..ServerConfig::default()
@@ -205,7 +205,7 @@ async fn a_frame_within_the_limit_is_not_treated_as_oversized() {
         .await
         .unwrap();
     let (code, errors) = read_until_close(&mut client).await;
-    assert_eq!(code, Some(1011));
+    assert_eq!(code, Some(1002));
     assert_eq!(cbor_field(&errors[0], "type"), Some("error"));
     server.stop().await;
 }

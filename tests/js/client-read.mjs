@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Reads a document through a sync server and prints its content as plain JSON.
 // usage: node client-read.mjs --url ws://127.0.0.1:PORT/sync?token=T --doc automerge:...
-//          [--expect key=value]... [--timeout ms]
+//          [--expect key=value]... [--timeout ms] [--peer-id ID]
 // With --expect, waits (until the timeout) for every key to have the value, then prints.
 // Prints {"url": ..., "heads": [...], "doc": {...}}; exits 1 when the document is unavailable,
 // 3 on timeout. Scalar strings and Text print as strings, Counters as numbers, timestamps as
@@ -22,7 +22,7 @@ const matches = doc => {
 }
 
 try {
-  const { repo } = await connect(args.url)
+  const { repo } = await connect(args.url, args["peer-id"])
   const handle = await repo.find(args.doc)
   if (!matches(handle.doc())) {
     await new Promise(resolve => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Writes values into a document through a sync server and waits until the server has them.
 // usage: node client-write.mjs --url ws://127.0.0.1:PORT/sync?token=T [--doc automerge:...]
-//          [--set key=value]... [--timeout ms]
+//          [--set key=value]... [--timeout ms] [--peer-id ID]
 // Values are JSON when they parse as JSON, else strings; strings are stored as scalar strings
 // (ImmutableString), {"$counter": n} as a Counter, {"$timestamp": ms} as a timestamp.
 // Prints {"url": "automerge:...", "documentId": "...", "heads": ["<hex>", ...]}.
@@ -16,7 +16,7 @@ hardTimeout(timeoutMs, "client-write")
 const assignments = args.set.map(parseAssignment)
 
 try {
-  const { repo, serverPeerId } = await connect(args.url)
+  const { repo, serverPeerId } = await connect(args.url, args["peer-id"])
   const handle = args.doc ? await repo.find(args.doc) : repo.create()
   // Register before changing so that no sync-state update can be missed.
   const acknowledged = waitUntilPeerHas(repo, handle, serverPeerId)

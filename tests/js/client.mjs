@@ -6,13 +6,16 @@ import { waitForPeer, shutdownRepo } from "./lib.mjs"
 
 /**
  * A storage-less client Repo connected to `url` (which carries the token as `?token=`).
- * Resolves once the server answered `join` with `peer`.
+ * Resolves once the server answered `join` with `peer`. `peerId` (optional) is the peer id to
+ * announce: a server that binds peer ids to tokens (Carnet's) refuses any other.
  */
-export async function connect(url) {
+export async function connect(url, peerId) {
   // retryInterval 0 would disable reconnects; a short interval keeps a late-starting
   // server usable without stalling a test for 5 s.
   const adapter = new WebSocketClientAdapter(url, 500)
-  const repo = new Repo({ network: [adapter], sharePolicy: async () => true })
+  const options = { network: [adapter], sharePolicy: async () => true }
+  if (peerId) options.peerId = peerId
+  const repo = new Repo(options)
   const serverPeerId = await waitForPeer(repo)
   return { repo, adapter, serverPeerId }
 }

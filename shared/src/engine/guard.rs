@@ -1,19 +1,30 @@
 //! The single place where an incoming sync payload is vetted before automerge touches it.
 
 use super::types::{CloseReason, EngineLimits};
+use crate::limits::{LimitError, Limits, inspect_sync_message};
 
 /// Checks a `request`/`sync` payload BEFORE `automerge::sync::Message::decode`.
 ///
 /// automerge inflates DEFLATE columns while decoding, before any check of its own (DESIGN §4:
-/// a 509 KiB message reached 1.5 GiB), so the length check here is only the first half.
-/// MERGE NOTE: once `crate::limits::inspect_sync_message(bytes, &Limits)` is on this branch,
-/// call it here as well and map its `LimitError` to [`CloseReason::PayloadTooLarge`]; this is the
-/// only call site.
+/// a 509 KiB message reached 1.5 GiB), so the payload goes through
+/// [`crate::limits::inspect_sync_message`], which walks the message with a bounded inflater
+/// (inflated size, changes, operations, hashes, Bloom filters). This is the only call site.
 pub(crate) fn guard_sync_payload(bytes: &[u8], limits: &EngineLimits) -> Result<(), CloseReason> {
     if bytes.len() > limits.max_sync_payload_bytes {
         return Err(CloseReason::PayloadTooLarge);
     }
-    Ok(())
+    let inspect = Limits {
+        max_frame_bytes: limits.max_sync_payload_bytes,
+        max_changes_per_message: limits.max_changes_per_message,
+        max_documents_per_peer: limits.max_documents_per_peer,
+        ..Limits::default()
+    };
+    match inspect_sync_message(bytes, &inspect) {
+        Ok(_) => Ok(()),
+        Err(LimitError::TooManyChanges { .. }) => Err(CloseReason::TooManyChanges),
+        Err(LimitError::Malformed { .. }) => Err(CloseReason::InvalidSyncMessage),
+        Err(_) => Err(CloseReason::PayloadTooLarge),
+    }
 }
 
 /// The first bytes of every automerge storage chunk.

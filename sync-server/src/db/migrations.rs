@@ -2,7 +2,8 @@
 //! in the same file: each crate has a namespace row in `schema_migrations` (not
 //! `user_version`), and the server's tables are prefixed with `server_`.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use carnet_shared::store::StoreError;
+use rusqlite::Connection;
 
 use super::DbError;
 
@@ -69,6 +70,10 @@ const MIGRATIONS: &[&str] = &[
         bytes BLOB NOT NULL,
         created_at INTEGER NOT NULL
      );",
+    // 2: documents now live in the shared chunk store (tables `documents`/`chunks` of the same
+    // file), created with the shared model. The placeholder documents of version 1 predate any
+    // deployment and are not carried over.
+    "DROP TABLE server_documents;",
 ];
 
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -76,51 +81,29 @@ pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
 /// This crate's namespace in `schema_migrations`.
 pub const NAMESPACE: &str = "carnet-server";
 
-/// The same bookkeeping table as `carnet_shared::store::migrate` (one row per namespace), so
-/// the file's layout does not change when this function is replaced by
-/// `carnet_shared::store::migrate::migrate(conn, NAMESPACE, MIGRATIONS)` at merge time.
-const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
-    namespace TEXT PRIMARY KEY NOT NULL,
-    version INTEGER NOT NULL CHECK (version >= 0)
-) WITHOUT ROWID;";
-
-/// Applies the missing steps, all in one IMMEDIATE transaction (two processes opening the file
-/// at once cannot both run a step). Refuses a schema newer than this server knows.
+/// Applies the missing steps with the shared migrator (one `schema_migrations` row per
+/// namespace, each step in its own IMMEDIATE transaction). Refuses a schema newer than this
+/// server knows.
 pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute_batch(CREATE_TABLE)?;
-    let current: i64 = tx
-        .query_row(
-            "SELECT version FROM schema_migrations WHERE namespace = ?1",
-            params![NAMESPACE],
-            |row| row.get(0),
-        )
-        .optional()?
-        .unwrap_or(0);
-    if current > LATEST_VERSION {
-        return Err(DbError::SchemaTooNew {
-            found: current,
+    carnet_shared::store::migrate(conn, NAMESPACE, MIGRATIONS).map_err(|error| match error {
+        StoreError::SchemaTooNew { found, .. } => DbError::SchemaTooNew {
+            found,
             known: LATEST_VERSION,
-        });
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate() {
-        let version = index as i64 + 1;
-        if version > current {
-            tx.execute_batch(sql)?;
-        }
-    }
-    tx.execute(
-        "INSERT INTO schema_migrations (namespace, version) VALUES (?1, ?2)
-         ON CONFLICT(namespace) DO UPDATE SET version = excluded.version",
-        params![NAMESPACE, LATEST_VERSION.max(current)],
-    )?;
-    tx.commit()?;
+        },
+        other => DbError::Store(other),
+    })?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::params;
+
+    const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+        namespace TEXT PRIMARY KEY NOT NULL,
+        version INTEGER NOT NULL CHECK (version >= 0)
+    ) WITHOUT ROWID;";
 
     #[test]
     fn migrating_twice_is_a_no_op() {

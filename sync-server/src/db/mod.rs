@@ -9,7 +9,7 @@ pub mod migrations;
 pub mod nights;
 pub mod tokens;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
@@ -26,26 +26,35 @@ pub enum DbError {
     Corrupt(&'static str),
     #[error("the database schema is version {found}, newer than this server knows ({known})")]
     SchemaTooNew { found: i64, known: i64 },
+    #[error("store: {0}")]
+    Store(#[from] carnet_shared::store::StoreError),
 }
 
 /// Handle on the server database; cheap to clone.
 #[derive(Clone)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
+    /// The file, so that the chunk store opens the same one; `None` in memory.
+    path: Option<PathBuf>,
 }
 
 impl Db {
     /// Opens (or creates) the database file and applies the server's migrations.
     pub fn open(path: &Path) -> Result<Self, DbError> {
-        Self::from_connection(Connection::open(path)?)
+        Self::from_connection(Connection::open(path)?, Some(path.to_owned()))
     }
 
     /// A private in-memory database, for tests.
     pub fn open_in_memory() -> Result<Self, DbError> {
-        Self::from_connection(Connection::open_in_memory()?)
+        Self::from_connection(Connection::open_in_memory()?, None)
     }
 
-    fn from_connection(mut conn: Connection) -> Result<Self, DbError> {
+    /// The database file (`None` for an in-memory database).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn from_connection(mut conn: Connection, path: Option<PathBuf>) -> Result<Self, DbError> {
         // WAL lets readers proceed during a write; FULL makes an acknowledged write survive
         // power loss (DESIGN §5); busy_timeout because the chunk store shares the file.
         conn.execute_batch(
@@ -57,6 +66,7 @@ impl Db {
         migrations::migrate(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            path,
         })
     }
 

@@ -18,12 +18,8 @@ pub struct NightRecord {
     pub created_at: i64,
 }
 
-/// Inserts a night and its initial document save in one transaction.
-pub fn create_night(
-    conn: &mut Connection,
-    night: &NightRecord,
-    document: &[u8],
-) -> Result<(), DbError> {
+/// Inserts a night. Its document is already in the chunk store (see `api::create_night`).
+pub fn create_night(conn: &mut Connection, night: &NightRecord) -> Result<(), DbError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute(
         "INSERT INTO server_nights (id, name, night_date, document_id, created_at)
@@ -36,7 +32,6 @@ pub fn create_night(
             night.created_at
         ],
     )?;
-    insert_document(&tx, &night.document_id, "night", document, night.created_at)?;
     tx.commit()?;
     Ok(())
 }
@@ -68,41 +63,13 @@ pub fn night(conn: &Connection, id: Uuid) -> Result<Option<NightRecord>, DbError
     .transpose()
 }
 
-/// The seam to the chunk store: the API's initial document saves. Replaced by the shared
-/// store at merge time.
-fn insert_document(
-    conn: &Connection,
-    id: &DocumentId,
-    kind: &str,
-    bytes: &[u8],
-    now: i64,
-) -> Result<(), DbError> {
-    conn.execute(
-        "INSERT INTO server_documents (document_id, kind, bytes, created_at)
-         VALUES (?1, ?2, ?3, ?4)",
-        params![id.as_bytes().as_slice(), kind, bytes, now],
-    )?;
-    Ok(())
-}
-
-/// The saved bytes of a document created by the API.
-pub fn document_bytes(conn: &Connection, id: &DocumentId) -> Result<Option<Vec<u8>>, DbError> {
-    Ok(conn
-        .query_row(
-            "SELECT bytes FROM server_documents WHERE document_id = ?1",
-            params![id.as_bytes().as_slice()],
-            |row| row.get(0),
-        )
-        .optional()?)
-}
-
-/// A team about to be created, with its document and the hashes of its enrolment codes.
+/// A team about to be created (its document is already in the chunk store), with the hashes
+/// of its enrolment codes.
 #[derive(Debug, Clone)]
 pub struct NewTeam {
     pub id: Uuid,
     pub name: String,
     pub document_id: DocumentId,
-    pub document: Vec<u8>,
     pub code_hashes: Vec<SecretHash>,
 }
 
@@ -148,7 +115,6 @@ pub fn create_teams(
             // Dropping `tx` rolls back the teams inserted so far.
             return Ok(CreateTeamsOutcome::DuplicateName);
         }
-        insert_document(&tx, &team.document_id, "team", &team.document, now)?;
         for hash in &team.code_hashes {
             tx.execute(
                 "INSERT INTO server_enrolment_codes (code_hash, team_id, created_at)

@@ -35,7 +35,7 @@ pub fn state_with(db: Db, config: ServerConfig) -> AppState {
         })
         .unwrap();
     assert!(matches!(outcome, AdminTokenOutcome::Stored));
-    AppState::new(db, config)
+    AppState::new(db, config).unwrap()
 }
 
 pub fn state() -> AppState {
