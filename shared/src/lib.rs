@@ -14,3 +14,6 @@ pub mod model;
 pub mod storage;
 pub mod store;
 pub mod wire;
+pub mod geo;
+pub mod report;
+pub mod sim;
