@@ -8,12 +8,12 @@
 
 pub mod doc;
 pub mod engine;
+pub mod geo;
 pub mod ids;
 pub mod limits;
 pub mod model;
+pub mod report;
+pub mod sim;
 pub mod storage;
 pub mod store;
 pub mod wire;
-pub mod geo;
-pub mod report;
-pub mod sim;

@@ -136,7 +136,10 @@ impl FeatureProblem {
                 format!("{} : moins de 4 positions", ring(at))
             }
             FeatureProblem::UnclosedRing { at } => {
-                format!("{} : anneau non fermé (dernière position ≠ première)", ring(at))
+                format!(
+                    "{} : anneau non fermé (dernière position ≠ première)",
+                    ring(at)
+                )
             }
             FeatureProblem::CoordinateOutOfRange { at } => {
                 format!("{} : coordonnées hors limites", ring(at))
@@ -151,7 +154,11 @@ impl FeatureProblem {
                 format!("polygone n° {} : des anneaux se croisent", polygon + 1)
             }
             FeatureProblem::PartsOverlap { first, second } => {
-                format!("les polygones n° {} et {} se chevauchent", first + 1, second + 1)
+                format!(
+                    "les polygones n° {} et {} se chevauchent",
+                    first + 1,
+                    second + 1
+                )
             }
             FeatureProblem::MissingName => "nom du secteur manquant".into(),
             FeatureProblem::NoArrondissement => {
@@ -368,17 +375,22 @@ fn check_geometry(geometry: Option<&Value>, problems: &mut Vec<FeatureProblem>) 
     let before = problems.len();
     for (p, rings) in polygons.iter().enumerate() {
         for (r, ring) in rings.iter().enumerate() {
-            check_ring(RingRef { polygon: p, ring: r }, ring, problems);
+            check_ring(
+                RingRef {
+                    polygon: p,
+                    ring: r,
+                },
+                ring,
+                problems,
+            );
         }
     }
     if problems.len() > before {
         return None;
     }
     // Raw positions are sound: now the topology, with geo.
-    let geo_polygons: Vec<::geo::Polygon<f64>> = polygons
-        .iter()
-        .map(|rings| to_geo_polygon(rings))
-        .collect();
+    let geo_polygons: Vec<::geo::Polygon<f64>> =
+        polygons.iter().map(|rings| to_geo_polygon(rings)).collect();
     for (p, polygon) in geo_polygons.iter().enumerate() {
         for error in polygon.validation_errors() {
             problems.push(polygon_problem(p, &error));
@@ -395,7 +407,9 @@ fn check_geometry(geometry: Option<&Value>, problems: &mut Vec<FeatureProblem>) 
                         second: b.0,
                     })
                 }
-                InvalidMultiPolygon::InvalidPolygon(i, e) => problems.push(polygon_problem(i.0, &e)),
+                InvalidMultiPolygon::InvalidPolygon(i, e) => {
+                    problems.push(polygon_problem(i.0, &e))
+                }
             }
         }
     }
@@ -445,7 +459,9 @@ fn polygon_problem(polygon: usize, error: &InvalidPolygon) -> FeatureProblem {
         },
     };
     match error {
-        InvalidPolygon::TooFewPointsInRing(role) => FeatureProblem::TooFewPositions { at: at(role) },
+        InvalidPolygon::TooFewPointsInRing(role) => {
+            FeatureProblem::TooFewPositions { at: at(role) }
+        }
         InvalidPolygon::SelfIntersection(role) => FeatureProblem::SelfIntersection { at: at(role) },
         InvalidPolygon::NonFiniteCoord(role, _) => {
             FeatureProblem::CoordinateOutOfRange { at: at(role) }

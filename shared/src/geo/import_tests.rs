@@ -43,10 +43,16 @@ fn problems(issues: &[FeatureIssue]) -> Vec<(Option<usize>, FeatureProblem)> {
 #[test]
 fn imports_polygons_holes_and_multipolygons_with_property_spellings() {
     let text = collection(vec![
-        feature(halles(), json!({"name":"Halles","arrondissement":1,"id":"P1-01"})),
+        feature(
+            halles(),
+            json!({"name":"Halles","arrondissement":1,"id":"P1-01"}),
+        ),
         feature(temple_with_hole(), json!({"NOM":"Temple","c_ar":"75103"})),
         feature(vincennes_multi(), json!({"nom":"Bois de Vincennes"})),
-        feature(halles(), json!({"libelle":"Halles bis","arr":"1er","code":"P1-02"})),
+        feature(
+            halles(),
+            json!({"libelle":"Halles bis","arr":"1er","code":"P1-02"}),
+        ),
     ]);
     let import = import_sectors(&text).unwrap();
     let ids: Vec<&str> = import.sectors.iter().map(|(id, _)| id.0.as_str()).collect();
@@ -77,7 +83,10 @@ fn imports_polygons_holes_and_multipolygons_with_property_spellings() {
         lat: 48.83,
         lon: 2.46,
     };
-    assert_eq!(index.locate(in_second_part).map(|(id, _)| id.0.as_str()), Some("S003"));
+    assert_eq!(
+        index.locate(in_second_part).map(|(id, _)| id.0.as_str()),
+        Some("S003")
+    );
 }
 
 use super::super::SectorIndex;
@@ -86,7 +95,8 @@ use super::super::SectorIndex;
 fn every_invalid_feature_is_reported_and_nothing_is_imported() {
     let unclosed = json!({"type":"Polygon","coordinates":[[
         [2.34,48.85],[2.35,48.85],[2.35,48.86],[2.34,48.86]]]});
-    let too_few = json!({"type":"Polygon","coordinates":[[[2.34,48.85],[2.35,48.85],[2.34,48.85]]]});
+    let too_few =
+        json!({"type":"Polygon","coordinates":[[[2.34,48.85],[2.35,48.85],[2.34,48.85]]]});
     // A bow tie: the ring crosses itself.
     let bow_tie = json!({"type":"Polygon","coordinates":[[
         [2.34,48.85],[2.35,48.86],[2.35,48.85],[2.34,48.86],[2.34,48.85]]]});
@@ -184,12 +194,24 @@ fn hole_outside_its_shell_and_overlapping_parts_are_refused() {
 #[test]
 fn broken_json_and_other_documents_are_refused_as_a_whole() {
     for (text, problem) in [
-        ("{\"type\":\"FeatureCollection\",\"features\":[", FeatureProblem::NotJson),
+        (
+            "{\"type\":\"FeatureCollection\",\"features\":[",
+            FeatureProblem::NotJson,
+        ),
         ("", FeatureProblem::NotJson),
-        (r#"{"type":"Feature","geometry":null}"#, FeatureProblem::NotAFeatureCollection),
-        (r#"{"type":"FeatureCollection","features":[]}"#, FeatureProblem::NoFeatures),
+        (
+            r#"{"type":"Feature","geometry":null}"#,
+            FeatureProblem::NotAFeatureCollection,
+        ),
+        (
+            r#"{"type":"FeatureCollection","features":[]}"#,
+            FeatureProblem::NoFeatures,
+        ),
     ] {
-        assert_eq!(problems(&import_sectors(text).unwrap_err()), [(None, problem)]);
+        assert_eq!(
+            problems(&import_sectors(text).unwrap_err()),
+            [(None, problem)]
+        );
     }
 }
 
@@ -252,9 +274,7 @@ fn arb_json() -> impl Strategy<Value = Value> {
                 ),
                 0..5
             )
-            .prop_map(|kv| Value::Object(
-                kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-            )),
+            .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
         ]
     })
 }

@@ -18,8 +18,7 @@ pub enum GeometryError {
 
 /// Parses a sector's stored geometry (GeoJSON Polygon or MultiPolygon text).
 pub fn parse_sector_geometry(text: &str) -> Result<MultiPolygon<f64>, GeometryError> {
-    let value: GeometryValue =
-        serde_json::from_str(text).map_err(|_| GeometryError::NotGeoJson)?;
+    let value: GeometryValue = serde_json::from_str(text).map_err(|_| GeometryError::NotGeoJson)?;
     match value {
         GeometryValue::Polygon { coordinates } => {
             Ok(MultiPolygon(vec![to_geo_polygon(&coordinates)]))

@@ -176,8 +176,13 @@ pub fn consolidate(input: ConsolidationInput<'_>) -> (Consolidation, Vec<Effecti
             sector_id: sector_id.clone(),
         });
     }
-    let encounters =
-        effective_encounters(input.night, input.teams, input.review, &index, &mut anomalies);
+    let encounters = effective_encounters(
+        input.night,
+        input.teams,
+        input.review,
+        &index,
+        &mut anomalies,
+    );
 
     let mut acc = Accumulator::default();
     let mut excluded = Excluded::default();
@@ -401,7 +406,10 @@ impl Accumulator {
             .entry(NOT_RECORDED.into())
             .or_default()
             .add(counts);
-        self.interview.entry(TALLIED.into()).or_default().add(counts);
+        self.interview
+            .entry(TALLIED.into())
+            .or_default()
+            .add(counts);
     }
 
     fn partner(&mut self, area: Area, p: &PartnerAggregate) {
@@ -413,7 +421,10 @@ impl Accumulator {
             .entry(NOT_RECORDED.into())
             .or_default()
             .add(counts);
-        self.interview.entry(PARTNER.into()).or_default().add(counts);
+        self.interview
+            .entry(PARTNER.into())
+            .or_default()
+            .add(counts);
     }
 
     fn finish(
@@ -462,12 +473,17 @@ impl Accumulator {
                 line(a.code(), labels::age_band(a), counts)
             })
             .collect();
-        let take = |map: &mut BTreeMap<String, Counts>, key: &str| {
-            map.remove(key).unwrap_or_default()
-        };
+        let take =
+            |map: &mut BTreeMap<String, Counts>, key: &str| map.remove(key).unwrap_or_default();
         let mut by_situation: Vec<Line> = Situation::ALL
             .iter()
-            .map(|&s| line(s.code(), labels::situation(s), take(&mut self.situation, s.code())))
+            .map(|&s| {
+                line(
+                    s.code(),
+                    labels::situation(s),
+                    take(&mut self.situation, s.code()),
+                )
+            })
             .collect();
         by_situation.push(line(
             NOT_RECORDED,
@@ -476,7 +492,13 @@ impl Accumulator {
         ));
         let mut by_interview: Vec<Line> = InterviewStatus::ALL
             .iter()
-            .map(|&s| line(s.code(), labels::interview(s), take(&mut self.interview, s.code())))
+            .map(|&s| {
+                line(
+                    s.code(),
+                    labels::interview(s),
+                    take(&mut self.interview, s.code()),
+                )
+            })
             .collect();
         by_interview.push(line(
             TALLIED,

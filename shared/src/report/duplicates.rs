@@ -81,7 +81,8 @@ fn composition(a: &EffectiveEncounter, b: &EffectiveEncounter) -> Option<Composi
     {
         return Some(Composition::Same);
     }
-    let within = |p: u32, q: u32, unknown_q: u32| u64::from(p) <= u64::from(q) + u64::from(unknown_q);
+    let within =
+        |p: u32, q: u32, unknown_q: u32| u64::from(p) <= u64::from(q) + u64::from(unknown_q);
     let sexes_fit = within(x.men, y.men, y.unknown_sex)
         && within(y.men, x.men, x.unknown_sex)
         && within(x.women, y.women, y.unknown_sex)
@@ -118,7 +119,12 @@ pub fn find_duplicate_candidates(
     let max_lat = usable.iter().map(|u| u.1.abs()).fold(0.0f64, f64::max);
     let lat_cell = config.max_distance_m / 111_000.0;
     let lon_cell = lat_cell / max_lat.to_radians().cos().max(0.01);
-    let cell = |lat: f64, lon: f64| ((lat / lat_cell).floor() as i64, (lon / lon_cell).floor() as i64);
+    let cell = |lat: f64, lon: f64| {
+        (
+            (lat / lat_cell).floor() as i64,
+            (lon / lon_cell).floor() as i64,
+        )
+    };
     let mut grid: HashMap<(i64, i64), Vec<usize>> = HashMap::new();
     for (i, (_, lat, lon)) in usable.iter().enumerate() {
         grid.entry(cell(*lat, *lon)).or_default().push(i);
@@ -212,7 +218,14 @@ mod tests {
     };
     use crate::report::{Area, PlacedBy};
 
-    fn enc(team: &str, id: u128, at_min: i64, lat: f64, lon: f64, counts: PeopleCounts) -> EffectiveEncounter {
+    fn enc(
+        team: &str,
+        id: u128,
+        at_min: i64,
+        lat: f64,
+        lon: f64,
+        counts: PeopleCounts,
+    ) -> EffectiveEncounter {
         EffectiveEncounter {
             team_id: TeamId(team.into()),
             encounter: Encounter {
@@ -321,7 +334,8 @@ mod tests {
                 let d = Haversine.distance(Point::new(p.lon, p.lat), Point::new(q.lon, q.lat));
                 if a.team_id != b.team_id
                     && d <= config.max_distance_m
-                    && (a.encounter.recorded_at - b.encounter.recorded_at).abs() <= config.max_gap_ms
+                    && (a.encounter.recorded_at - b.encounter.recorded_at).abs()
+                        <= config.max_gap_ms
                 {
                     naive += 1;
                 }

@@ -103,7 +103,9 @@ pub enum EncounterStatus {
     /// Withdrawn by the team: left out of every figure.
     Withdrawn,
     /// A confirmed duplicate of `kept` (review): left out of every figure.
-    DuplicateOf { kept: Uuid },
+    DuplicateOf {
+        kept: Uuid,
+    },
 }
 
 /// One encounter as the consolidation sees it.

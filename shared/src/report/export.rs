@@ -112,7 +112,10 @@ pub fn write_encounters_csv<W: Write>(
             n.recorded_at.to_string(),
             status_code(&e.status),
             e.area.key(),
-            e.sector_id.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+            e.sector_id
+                .as_ref()
+                .map(|s| s.0.clone())
+                .unwrap_or_default(),
             n.space_type.code().into(),
             n.installation.code().into(),
             n.situation.code().into(),
@@ -123,7 +126,9 @@ pub fn write_encounters_csv<W: Write>(
             c.pregnant_women.to_string(),
             c.total().to_string(),
             n.interview.code().into(),
-            n.observed_sex.map(|s| s.code().to_owned()).unwrap_or_default(),
+            n.observed_sex
+                .map(|s| s.code().to_owned())
+                .unwrap_or_default(),
             n.age_band.map(|s| s.code().to_owned()).unwrap_or_default(),
             n.alerts.vulnerable_woman.to_string(),
             n.alerts.minor.to_string(),

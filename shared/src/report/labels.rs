@@ -5,7 +5,9 @@ use crate::model::{AgeBand, InterviewStatus, Situation, SpaceType};
 pub fn space_type(v: SpaceType) -> &'static str {
     match v {
         SpaceType::Street => "Rue",
-        SpaceType::SpecificSector => "Secteurs spécifiques (talus, Petite Ceinture, parcs, campements)",
+        SpaceType::SpecificSector => {
+            "Secteurs spécifiques (talus, Petite Ceinture, parcs, campements)"
+        }
         SpaceType::MetroRer => "Métro / RER",
         SpaceType::Woods => "Bois de Boulogne et de Vincennes",
         SpaceType::SncfStation => "Gares SNCF",
