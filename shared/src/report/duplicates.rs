@@ -111,7 +111,7 @@ pub fn find_duplicate_candidates(
                 .then_some((e, p.lat, p.lon))
         })
         .collect();
-    if usable.is_empty() || !(config.max_distance_m > 0.0) {
+    if usable.is_empty() || config.max_distance_m.is_nan() || config.max_distance_m <= 0.0 {
         return Vec::new();
     }
     // Cells: `max_distance_m` tall; wide enough in longitude at the highest latitude present,

@@ -42,7 +42,7 @@ pub struct EncounterCsvOptions {
 }
 
 fn report(progress: &mut dyn FnMut(Progress), done: usize, total: usize) {
-    if done % PROGRESS_EVERY == 0 || done == total {
+    if done.is_multiple_of(PROGRESS_EVERY) || done == total {
         progress(Progress { done, total });
     }
 }

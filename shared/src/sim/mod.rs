@@ -403,13 +403,10 @@ pub fn simulate(config: &SimConfig, seed: u64, start: Millis) -> Result<SimNight
         let border = lon + SECTOR_LON;
         let y = lat + SECTOR_LAT * g.rng.random_range(0.2..0.8);
         let at = start + g.rng.random_range(0..150) * 60_000;
-        let (_, counts) = (
-            Situation::Alone,
-            PeopleCounts {
-                men: 1,
-                ..Default::default()
-            },
-        );
+        let counts = PeopleCounts {
+            men: 1,
+            ..Default::default()
+        };
         let make = |g: &mut Generator<'_>, team: usize, dlon: f64, dt: Millis| {
             let mut p = g.encounter(team, &[team], "planted");
             p.encounter.recorded_at = at + dt;
