@@ -153,16 +153,16 @@ impl Generator<'_> {
             _ => c.unknown_sex += 1,
         };
         let situation = match r {
-            0..76 => {
+            0..79 => {
                 adult(&mut self.rng, &mut c);
                 Situation::Alone
             }
-            76..88 => {
+            79..91 => {
                 c.men = 1;
                 c.women = 1;
                 Situation::CoupleWithoutChildren
             }
-            88..94 => {
+            91..97 => {
                 c.women = 1;
                 c.men = self.rng.random_range(0..2);
                 c.children = self.rng.random_range(1..4);
@@ -226,7 +226,7 @@ impl Generator<'_> {
     fn encounter(&mut self, t: usize, team_sectors: &[usize], device: &str) -> Planned {
         let at = self.start + self.rng.random_range(0..180) * 60_000;
         let (situation, counts) = self.counts();
-        let accepted = self.rng.random_bool(0.68);
+        let accepted = self.rng.random_bool(0.72);
         let interview = if accepted {
             InterviewStatus::Accepted
         } else {
@@ -428,7 +428,15 @@ pub fn simulate(config: &SimConfig, seed: u64, start: Millis) -> Result<SimNight
         // ~30 m on each side of the border, 5–25 minutes apart.
         let gap = g.rng.random_range(5..25) * 60_000;
         let a = make(&mut g, left, -0.0004, 0);
-        let b = make(&mut g, left + 1, 0.0004, gap);
+        let mut b = make(&mut g, left + 1, 0.0004, gap);
+        if k % 3 == 2 {
+            // The other team could not tell the sex: a compatible, not identical, composition.
+            b.encounter.counts = PeopleCounts {
+                unknown_sex: 1,
+                ..Default::default()
+            };
+            b.encounter.observed_sex = Some(ObservedSex::Unknown);
+        }
         planted.push((a, b));
     }
     let mut planted_by_team: BTreeMap<usize, Vec<Planned>> = BTreeMap::new();
@@ -522,7 +530,7 @@ pub fn simulate(config: &SimConfig, seed: u64, start: Millis) -> Result<SimNight
 
         // Phase 1: every device records on its own, offline.
         let mut recorded = Vec::new();
-        for _ in 0..g.rng.random_range(3..9) {
+        for _ in 0..g.rng.random_range(3..8) {
             let d = g.rng.random_range(0..n);
             let p = g.encounter(t, &team_sectors, &format!("device-{d}"));
             doc::record_encounter(&mut devices[d], &p.encounter, p.encounter.recorded_at)?;
