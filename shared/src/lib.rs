@@ -8,11 +8,14 @@
 
 pub mod doc;
 pub mod engine;
+pub mod geo;
 pub mod ids;
 pub mod limits;
 pub mod model;
 #[cfg(feature = "net")]
 pub mod net;
+pub mod report;
+pub mod sim;
 pub mod storage;
 pub mod store;
 pub mod sync_status;
