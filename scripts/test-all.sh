@@ -51,6 +51,8 @@ stage fmt cargo fmt --all -- --check
 stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 # One build, then every Rust test in parallel (nextest runs each test in its own process).
 stage rust-tests cargo nextest run --workspace --locked --no-fail-fast --failure-output final
+# The real Paris DECP samples published as OCDS, checked by the OCDS Data Review Tool's engine.
+stage ocds-libcoveocds scripts/check-ocds.sh
 export NO_COLOR=1
 stage ui-check bash -c 'cd ui && npm run --silent check'
 stage ui-tests bash -c 'cd ui && npx vitest run'
