@@ -6,7 +6,10 @@
 //! `net` (feature `net`) is the tokio client driver.
 #![forbid(unsafe_code)]
 
+pub mod doc;
 pub mod engine;
 pub mod ids;
+pub mod model;
 pub mod storage;
+pub mod store;
 pub mod wire;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what Carnet's build and tests need on a fresh Debian 12 machine (run as root).
+# Idempotent: packages already present are skipped quickly.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+apt_packages=(build-essential pkg-config ca-certificates python3-venv)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+if ((${#missing[@]})); then
+  echo "install-deps: apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
+
+# The official JS automerge-repo client and reference server, from the committed lockfile.
+if [ -f "$root/tests/js/package-lock.json" ]; then
+  (cd "$root/tests/js" && npm ci --no-audit --no-fund --loglevel=error)
+fi

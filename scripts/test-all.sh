@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Carnet's whole test suite, from a fresh Debian 12 machine: installs what it needs, checks
+# formatting and lints, runs every Rust test (unit, property, end-to-end, interop with the
+# official JS automerge-repo) and the JS self-tests, then prints `N passed, N failed`.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export CARGO_TERM_COLOR=never
+mkdir -p artifacts
+
+passed=0
+failed=0
+failures=()
+
+# Runs one stage; a stage that prints a test summary contributes its counts, others count as one.
+stage() {
+  local name=$1; shift
+  local log="artifacts/$name.log"
+  echo "== $name: $*"
+  local start=$SECONDS
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local p f
+  # cargo-nextest: "Summary [ 12.3s] 45 tests run: 45 passed, 2 skipped" (or "... 1 failed")
+  if line=$(grep -E '^ *Summary \[' "$log" | tail -1) && [ -n "$line" ]; then
+    p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || echo 0)
+    f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || echo 0)
+  # node:test: "# pass 3" / "# fail 0"
+  elif grep -qE '^# pass [0-9]+' "$log"; then
+    p=$(grep -oE '^# pass [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
+    f=$(grep -oE '^# fail [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' || echo 0)
+  elif [ "$rc" -eq 0 ]; then p=1; f=0
+  else p=0; f=1
+  fi
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  passed=$((passed + p)); failed=$((failed + f))
+  [ "$rc" -ne 0 ] && failures+=("$name")
+  echo "== $name: exit $rc, $p passed, $f failed, $((SECONDS - start)) s"
+}
+
+stage install scripts/install-deps.sh
+if [ "${#failures[@]}" -ne 0 ]; then
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+stage fmt cargo fmt --all -- --check
+stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings
+# One build, then every Rust test in parallel (nextest runs each test in its own process).
+stage rust-tests cargo nextest run --workspace --locked --no-fail-fast --failure-output final
+if [ -f tests/js/package.json ]; then
+  stage js-selftest bash -c 'cd tests/js && npm test --silent'
+fi
+
+echo
+if ((${#failures[@]})); then echo "failed stages: ${failures[*]}"; fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,165 @@
+//! The `review` document, per night, written by coordinators only — kept apart from the team
+//! documents so coordinators never write the keys teams write.
+//!
+//! Root keys: `schema`, `kind` = "review", `nightId`, `duplicates` (pair key -> map),
+//! `corrections` (uuid -> map), `resolutions` (`<encounter>/<field>` -> map). Each entry is a
+//! fresh map written whole; edits are stored as JSON scalars so they change atomically.
+
+use std::collections::BTreeMap;
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};
+use uuid::Uuid;
+
+use super::values::{self, req};
+use super::{DocError, DocKind, check_header, init_header, write};
+use crate::model::{
+    ConflictResolution, Correction, DuplicateDecision, DuplicateVerdict, EncounterEdit, Millis,
+    Review, TeamId,
+};
+
+pub fn create_review(doc: &mut AutoCommit, night_id: Uuid, now: Millis) -> Result<(), DocError> {
+    write(doc, "create review", now, |doc| {
+        init_header(doc, DocKind::Review)?;
+        values::put_str(doc, &ROOT, "nightId", &night_id.to_string())?;
+        for key in ["duplicates", "corrections", "resolutions"] {
+            doc.put_object(ROOT, key, ObjType::Map)?;
+        }
+        Ok(())
+    })
+}
+
+/// Records (or replaces) the decision on a pair of encounters, whatever the order of the pair.
+pub fn decide_duplicate(
+    doc: &mut AutoCommit,
+    decision: &DuplicateDecision,
+    now: Millis,
+) -> Result<(), DocError> {
+    write(doc, "decide duplicate", now, |doc| {
+        check_header(doc, DocKind::Review)?;
+        let map = values::req_map(doc, &ROOT, "duplicates")?;
+        let (first, second) = if decision.first <= decision.second {
+            (decision.first, decision.second)
+        } else {
+            (decision.second, decision.first)
+        };
+        let obj = doc.put_object(&map, decision.key().as_str(), ObjType::Map)?;
+        values::put_str(doc, &obj, "first", &first.to_string())?;
+        values::put_str(doc, &obj, "second", &second.to_string())?;
+        values::put_str(doc, &obj, "verdict", decision.verdict.code())?;
+        values::put_str(doc, &obj, "decidedBy", &decision.decided_by)?;
+        values::put_timestamp(doc, &obj, "decidedAt", decision.decided_at)?;
+        Ok(())
+    })
+}
+
+pub fn add_correction(
+    doc: &mut AutoCommit,
+    correction: &Correction,
+    now: Millis,
+) -> Result<(), DocError> {
+    write(doc, "add correction", now, |doc| {
+        check_header(doc, DocKind::Review)?;
+        let map = values::req_map(doc, &ROOT, "corrections")?;
+        let obj = doc.put_object(&map, correction.id.to_string().as_str(), ObjType::Map)?;
+        values::put_str(doc, &obj, "teamId", &correction.team_id.0)?;
+        values::put_str(
+            doc,
+            &obj,
+            "encounterId",
+            &correction.encounter_id.to_string(),
+        )?;
+        values::put_str(doc, &obj, "edit", &values::to_json(&correction.edit)?)?;
+        values::put_str(doc, &obj, "madeBy", &correction.made_by)?;
+        values::put_timestamp(doc, &obj, "madeAt", correction.made_at)?;
+        Ok(())
+    })
+}
+
+/// Records the value chosen for a conflicted field (one resolution per encounter field).
+pub fn resolve_conflict(
+    doc: &mut AutoCommit,
+    resolution: &ConflictResolution,
+    now: Millis,
+) -> Result<(), DocError> {
+    write(doc, "resolve conflict", now, |doc| {
+        check_header(doc, DocKind::Review)?;
+        let map = values::req_map(doc, &ROOT, "resolutions")?;
+        let obj = doc.put_object(&map, resolution.key().as_str(), ObjType::Map)?;
+        values::put_str(doc, &obj, "teamId", &resolution.team_id.0)?;
+        values::put_str(
+            doc,
+            &obj,
+            "encounterId",
+            &resolution.encounter_id.to_string(),
+        )?;
+        values::put_str(doc, &obj, "chosen", &values::to_json(&resolution.chosen)?)?;
+        values::put_str(doc, &obj, "resolvedBy", &resolution.resolved_by)?;
+        values::put_timestamp(doc, &obj, "resolvedAt", resolution.resolved_at)?;
+        Ok(())
+    })
+}
+
+pub fn read_review<D: ReadDoc>(doc: &D) -> Result<Review, DocError> {
+    check_header(doc, DocKind::Review)?;
+    let night_id = req(doc, &ROOT, "nightId", values::as_uuid)?;
+
+    let mut duplicates = BTreeMap::new();
+    let map = values::req_map(doc, &ROOT, "duplicates")?;
+    for key in doc.keys(&map) {
+        let obj = values::req_map(doc, &map, &key)?;
+        let decision = DuplicateDecision {
+            first: req(doc, &obj, "first", values::as_uuid)?,
+            second: req(doc, &obj, "second", values::as_uuid)?,
+            verdict: req(doc, &obj, "verdict", |v, i, k| {
+                values::code(v, i, k, DuplicateVerdict::from_code)
+            })?,
+            decided_by: req(doc, &obj, "decidedBy", values::as_str)?,
+            decided_at: req(doc, &obj, "decidedAt", values::as_timestamp)?,
+        };
+        duplicates.insert(key, decision);
+    }
+
+    let mut corrections = BTreeMap::new();
+    let map = values::req_map(doc, &ROOT, "corrections")?;
+    for key in doc.keys(&map) {
+        let id = Uuid::parse_str(&key).map_err(|_| DocError::BadKey(key.clone()))?;
+        let obj = values::req_map(doc, &map, &key)?;
+        let edit: EncounterEdit = req(doc, &obj, "edit", values::json)?;
+        corrections.insert(
+            id,
+            Correction {
+                id,
+                team_id: TeamId(req(doc, &obj, "teamId", values::as_str)?),
+                encounter_id: req(doc, &obj, "encounterId", values::as_uuid)?,
+                edit,
+                made_by: req(doc, &obj, "madeBy", values::as_str)?,
+                made_at: req(doc, &obj, "madeAt", values::as_timestamp)?,
+            },
+        );
+    }
+
+    let mut resolutions = BTreeMap::new();
+    let map = values::req_map(doc, &ROOT, "resolutions")?;
+    for key in doc.keys(&map) {
+        let obj = values::req_map(doc, &map, &key)?;
+        let chosen: EncounterEdit = req(doc, &obj, "chosen", values::json)?;
+        resolutions.insert(
+            key,
+            ConflictResolution {
+                team_id: TeamId(req(doc, &obj, "teamId", values::as_str)?),
+                encounter_id: req(doc, &obj, "encounterId", values::as_uuid)?,
+                chosen,
+                resolved_by: req(doc, &obj, "resolvedBy", values::as_str)?,
+                resolved_at: req(doc, &obj, "resolvedAt", values::as_timestamp)?,
+            },
+        );
+    }
+
+    Ok(Review {
+        night_id,
+        duplicates,
+        corrections,
+        resolutions,
+    })
+}
