@@ -9,6 +9,7 @@
 pub mod doc;
 pub mod engine;
 pub mod ids;
+pub mod limits;
 pub mod model;
 pub mod storage;
 pub mod store;

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs Carnet on this machine: the sync server with its embedded SQLite file and a demo night
+# (3 teams with single-use enrolment codes). Ctrl-C stops it; the data stays in demo/.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+listen=${CARNET_LISTEN:-127.0.0.1:8787}
+data=${CARNET_DEMO_DIR:-$root/demo}
+mkdir -p "$data"
+
+command -v curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends curl; }
+scripts/install-deps.sh
+cargo build --release --locked -p carnet-server
+
+token_file="$data/admin-token"
+if [ ! -s "$token_file" ]; then
+  (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$token_file")
+fi
+admin=$(cat "$token_file")
+
+CARNET_ADMIN_TOKEN="$admin" target/release/carnet-server serve \
+  --db "$data/carnet.sqlite3" --listen "$listen" &
+server=$!
+trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null' EXIT INT TERM
+
+for _ in $(seq 1 100); do
+  curl -fsS "http://$listen/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+if [ ! -f "$data/night.json" ]; then
+  curl -fsS -X POST "http://$listen/api/nights" -H "Authorization: Bearer $admin" \
+    -H 'content-type: application/json' \
+    -d '{"name":"Nuit de la Solidarité — démo","date":"2026-01-22"}' > "$data/night.json"
+  night=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["night_id"])' "$data/night.json")
+  curl -fsS -X POST "http://$listen/api/nights/$night/teams" -H "Authorization: Bearer $admin" \
+    -H 'content-type: application/json' \
+    -d '{"teams":[{"name":"Équipe 1 — Paris Centre"},{"name":"Équipe 2 — 10e"},{"name":"Équipe 3 — 18e"}],"codes_per_team":4}' \
+    > "$data/teams.json"
+fi
+
+python3 - "$data/teams.json" "$listen" <<'PY'
+import json, sys
+teams = json.load(open(sys.argv[1]))["teams"]
+print(f"\nCarnet sync server on http://{sys.argv[2]}  (admin token in demo/admin-token)")
+for t in teams:
+    print(f"  {t['name']}: {t['document_url']}")
+    print("    enrolment codes: " + ", ".join(t["enrolment_codes"]))
+print("Ctrl-C to stop.")
+PY
+wait $server
