@@ -246,7 +246,7 @@ async fn setup(
                 let _ = engine.want_document(doc, actor.clone());
                 Goal::Mirror(vec![doc])
             } else {
-                let skeleton = workload::team_skeleton(actor.clone(), night_id, i + 1, now_ms)?;
+                let mut skeleton = workload::team_skeleton(actor.clone(), night_id, i + 1, now_ms)?;
                 let data = Automerge::load(&skeleton.save())?.with_actor(actor.clone());
                 let _ = engine.insert_document(doc, data)?;
                 Goal::Acked(doc)
