@@ -21,7 +21,10 @@ rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup comp
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
 
-# The official JS automerge-repo client and reference server, from the committed lockfile.
-if [ -f "$root/tests/js/package-lock.json" ]; then
-  (cd "$root/tests/js" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# npm packages from the committed lockfiles: the official JS automerge-repo client and
+# reference server (interop tests), and the app's web UI.
+for dir in tests/js ui; do
+  if [ -f "$root/$dir/package-lock.json" ]; then
+    (cd "$root/$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done

@@ -25,6 +25,10 @@ stage() {
   if line=$(grep -E '^ *Summary \[' "$log" | tail -1) && [ -n "$line" ]; then
     p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || echo 0)
     f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || echo 0)
+  # vitest: "      Tests  1 failed | 96 passed (97)"
+  elif line=$(grep -E '^ *Tests +[0-9]' "$log" | tail -1) && [ -n "$line" ]; then
+    p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || echo 0)
+    f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || echo 0)
   # node:test: "# pass 3" / "# fail 0"
   elif grep -qE '^# pass [0-9]+' "$log"; then
     p=$(grep -oE '^# pass [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
@@ -47,6 +51,10 @@ stage fmt cargo fmt --all -- --check
 stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 # One build, then every Rust test in parallel (nextest runs each test in its own process).
 stage rust-tests cargo nextest run --workspace --locked --no-fail-fast --failure-output final
+export NO_COLOR=1
+stage ui-check bash -c 'cd ui && npm run --silent check'
+stage ui-tests bash -c 'cd ui && npx vitest run'
+stage ui-build bash -c 'cd ui && npm run --silent build'
 if [ -f tests/js/package.json ]; then
   stage js-selftest bash -c 'cd tests/js && npm test --silent'
 fi

@@ -11,6 +11,9 @@ pub mod engine;
 pub mod ids;
 pub mod limits;
 pub mod model;
+#[cfg(feature = "net")]
+pub mod net;
 pub mod storage;
 pub mod store;
+pub mod sync_status;
 pub mod wire;

@@ -11,3 +11,4 @@ pub mod revocation;
 pub mod sync;
 
 pub use app::{AppState, Clock, ServerConfig, router, serve};
+pub mod procurement;

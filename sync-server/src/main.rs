@@ -30,8 +30,15 @@ struct Cli {
 enum Command {
     /// Run the HTTP and sync server.
     Serve(ServeArgs),
-    // The procurement import lands here as
-    // `Procurement(carnet_server::procurement::Args)`, dispatched in `main`.
+    /// Public-procurement data (DECP → OCDS).
+    #[command(subcommand)]
+    Procurement(ProcurementCommand),
+}
+
+#[derive(Subcommand)]
+enum ProcurementCommand {
+    /// Import a DECP file (2019 or 2022/2024 format, JSON or XML) into the server database.
+    Import(carnet_server::procurement::cli::ImportArgs),
 }
 
 #[derive(clap::Args)]
@@ -56,6 +63,15 @@ fn main() -> anyhow::Result<()> {
     init_tracing(cli.log_json);
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Procurement(ProcurementCommand::Import(args)) => {
+            let now = time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .context("formatting the current time")?;
+            let report = carnet_server::procurement::cli::run_import(&args, &now)?;
+            // `imported + rejected = read` is printed by run_import; a stopped import is an error.
+            tracing::debug!(read = report.read, "procurement import finished");
+            Ok(())
+        }
     }
 }
 

@@ -1,0 +1,196 @@
+//! `/ocds/...` routes: release and record packages (paginated, filtered), one
+//! contracting process by ocid, and the local DECP extension files.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::Value;
+
+use super::db;
+use super::ocds::{self, OcdsConfig};
+use super::publish::{self, ContractFilter, Page, PublishError};
+
+/// Returns the current time as RFC 3339 (injected so tests control it).
+pub type Clock = Arc<dyn Fn() -> String + Send + Sync>;
+
+#[derive(Clone)]
+pub struct ProcurementState {
+    /// The server's SQLite file (procurement tables are migrated on first use).
+    pub db_path: PathBuf,
+    pub ocid_prefix: String,
+    pub publisher_name: String,
+    /// Public base URL (e.g. `https://carnet.example.org`), used for package URIs and
+    /// the extension link.
+    pub base_url: String,
+    pub clock: Clock,
+}
+
+impl ProcurementState {
+    fn config(&self) -> OcdsConfig {
+        OcdsConfig {
+            ocid_prefix: self.ocid_prefix.clone(),
+            publisher_name: self.publisher_name.clone(),
+            base_url: Some(self.base_url.clone()),
+            published_date: (self.clock)(),
+        }
+    }
+}
+
+pub const EXTENSION_JSON: &str = include_str!("extension/extension.json");
+pub const EXTENSION_SCHEMA: &str = include_str!("extension/release-schema.json");
+
+pub fn router(state: ProcurementState) -> Router {
+    Router::new()
+        .route("/ocds/releases", get(releases))
+        .route("/ocds/records", get(records))
+        .route("/ocds/releases/{ocid}", get(release_by_ocid))
+        .route("/ocds/records/{ocid}", get(record_by_ocid))
+        .route(
+            "/ocds/extension/extension.json",
+            get(|| async { json_text(EXTENSION_JSON) }),
+        )
+        .route(
+            "/ocds/extension/release-schema.json",
+            get(|| async { json_text(EXTENSION_SCHEMA) }),
+        )
+        .with_state(state)
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ListQuery {
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+    #[serde(flatten)]
+    pub filter: ContractFilter,
+}
+
+fn json_text(body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn json_response(v: &Value) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
+}
+
+fn failure(e: &PublishError) -> Response {
+    tracing::error!(error = %e, "ocds publication failed");
+    (StatusCode::INTERNAL_SERVER_ERROR, "erreur interne").into_response()
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, PublishError> + Send + 'static,
+) -> Result<T, PublishError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(_) => Err(PublishError::Corrupt(-1)),
+    }
+}
+
+enum Kind {
+    Releases,
+    Records,
+}
+
+async fn list(state: ProcurementState, q: ListQuery, kind: Kind) -> Response {
+    let page = Page {
+        page: q.page.unwrap_or(1).max(1),
+        per_page: q.per_page.unwrap_or(100).clamp(1, publish::MAX_PER_PAGE),
+    };
+    let cfg = state.config();
+    let path = match kind {
+        Kind::Releases => "releases",
+        Kind::Records => "records",
+    };
+    let uri = format!(
+        "{}/ocds/{path}?page={}&per_page={}",
+        state.base_url, page.page, page.per_page
+    );
+    let db_path = state.db_path.clone();
+    let filter = q.filter.clone();
+    let result = blocking(move || {
+        let conn = db::open(&db_path)?;
+        let total = publish::count(&conn, &filter)?;
+        let package = match kind {
+            Kind::Releases => publish::release_package(&conn, &cfg, &uri, &filter, page)?,
+            Kind::Records => publish::record_package(&conn, &cfg, &uri, &filter, page)?,
+        };
+        Ok((total, package))
+    })
+    .await;
+    match result {
+        Ok((total, package)) => {
+            let mut response = json_response(&package);
+            if let Ok(v) = HeaderValue::from_str(&total.to_string()) {
+                response.headers_mut().insert("x-total-count", v);
+            }
+            let last = (total + i64::from(page.per_page) - 1) / i64::from(page.per_page);
+            if i64::from(page.page) < last {
+                let next = format!(
+                    "<{}/ocds/{path}?page={}&per_page={}>; rel=\"next\"",
+                    state.base_url,
+                    page.page + 1,
+                    page.per_page
+                );
+                if let Ok(v) = HeaderValue::from_str(&next) {
+                    response.headers_mut().insert(header::LINK, v);
+                }
+            }
+            response
+        }
+        Err(e) => failure(&e),
+    }
+}
+
+async fn releases(State(state): State<ProcurementState>, Query(q): Query<ListQuery>) -> Response {
+    list(state, q, Kind::Releases).await
+}
+
+async fn records(State(state): State<ProcurementState>, Query(q): Query<ListQuery>) -> Response {
+    list(state, q, Kind::Records).await
+}
+
+async fn one(state: ProcurementState, ocid: String, kind: Kind) -> Response {
+    let cfg = state.config();
+    let path = match kind {
+        Kind::Releases => "releases",
+        Kind::Records => "records",
+    };
+    let uri = format!("{}/ocds/{path}/{ocid}", state.base_url);
+    let db_path = state.db_path.clone();
+    let result = blocking(move || {
+        let conn = db::open(&db_path)?;
+        let Some(stored) = publish::by_ocid(&conn, &cfg, &ocid)? else {
+            return Ok(None);
+        };
+        let releases = ocds::releases(&cfg, &stored.contract, &stored.cpv);
+        Ok(Some(match kind {
+            Kind::Releases => ocds::release_package(&cfg, &uri, releases),
+            Kind::Records => ocds::record_package(&cfg, &uri, vec![ocds::record(releases)]),
+        }))
+    })
+    .await;
+    match result {
+        Ok(Some(package)) => json_response(&package),
+        Ok(None) => (StatusCode::NOT_FOUND, "procédure inconnue").into_response(),
+        Err(e) => failure(&e),
+    }
+}
+
+async fn release_by_ocid(
+    State(state): State<ProcurementState>,
+    Path(ocid): Path<String>,
+) -> Response {
+    one(state, ocid, Kind::Releases).await
+}
+
+async fn record_by_ocid(
+    State(state): State<ProcurementState>,
+    Path(ocid): Path<String>,
+) -> Response {
+    one(state, ocid, Kind::Records).await
+}

@@ -1,0 +1,229 @@
+//! Reads stored contracts back and publishes them as OCDS packages (paginated, filtered).
+
+use rusqlite::{Connection, params_from_iter, types::Value as SqlValue};
+use serde_json::Value;
+
+use super::model::{self, Contract};
+use super::ocds::{self, CpvInfo, OcdsConfig};
+use super::source::{ListHint, RawRecord};
+
+/// Filters shared by the OCDS endpoints and, later, the public views.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct ContractFilter {
+    /// Buyer SIRET.
+    pub buyer: Option<String>,
+    /// Supplier identifier (any scheme).
+    pub supplier: Option<String>,
+    /// CPV code prefix (`45` = division, `45233` = narrower).
+    pub cpv: Option<String>,
+    /// Notification date bounds, inclusive, `YYYY-MM-DD`.
+    pub date_from: Option<String>,
+    pub date_to: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// 1-based.
+    pub page: u32,
+    pub per_page: u32,
+}
+
+pub const MAX_PER_PAGE: u32 = 1000;
+
+impl Page {
+    fn limit_offset(self) -> (i64, i64) {
+        let per = i64::from(self.per_page.clamp(1, MAX_PER_PAGE));
+        (per, (i64::from(self.page.max(1)) - 1) * per)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("base de données : {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("contrat stocké illisible (ligne {0})")]
+    Corrupt(i64),
+}
+
+/// A stored contract ready for publication.
+pub struct StoredContract {
+    pub rowid: i64,
+    pub contract: Contract,
+    pub cpv: CpvInfo,
+}
+
+fn where_clause(f: &ContractFilter) -> (String, Vec<SqlValue>) {
+    let mut clauses = Vec::new();
+    let mut args: Vec<SqlValue> = Vec::new();
+    if let Some(b) = &f.buyer {
+        clauses.push("c.buyer_id = ?".to_string());
+        args.push(SqlValue::Text(b.clone()));
+    }
+    if let Some(s) = &f.supplier {
+        clauses.push(
+            "EXISTS (SELECT 1 FROM procurement_contract_suppliers cs JOIN procurement_suppliers s
+              ON s.rowid = cs.supplier_rowid WHERE cs.contract_rowid = c.rowid AND s.id = ?)"
+                .to_string(),
+        );
+        args.push(SqlValue::Text(s.clone()));
+    }
+    if let Some(cpv) = &f.cpv {
+        clauses.push("c.cpv LIKE ? ESCAPE '\\'".to_string());
+        let escaped = cpv
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        args.push(SqlValue::Text(format!("{escaped}%")));
+    }
+    if let Some(d) = &f.date_from {
+        clauses.push("c.date_notification >= ?".to_string());
+        args.push(SqlValue::Text(d.clone()));
+    }
+    if let Some(d) = &f.date_to {
+        clauses.push("c.date_notification <= ?".to_string());
+        args.push(SqlValue::Text(d.clone()));
+    }
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    (sql, args)
+}
+
+fn row_to_contract(
+    rowid: i64,
+    kind: &str,
+    format: &str,
+    raw: &str,
+) -> Result<Contract, PublishError> {
+    let value: Value = serde_json::from_str(raw).map_err(|_| PublishError::Corrupt(rowid))?;
+    let record = RawRecord {
+        index: 0,
+        hint: if kind == "concession" {
+            ListHint::Concession
+        } else {
+            ListHint::Marche
+        },
+        format_2022: format == "2022",
+        value,
+    };
+    model::normalise(&record).map_err(|_| PublishError::Corrupt(rowid))
+}
+
+/// Contracts matching `filter`, ordered by notification date then id, one page.
+pub fn contracts(
+    conn: &Connection,
+    filter: &ContractFilter,
+    page: Page,
+) -> Result<Vec<StoredContract>, PublishError> {
+    let (clause, mut args) = where_clause(filter);
+    let (limit, offset) = page.limit_offset();
+    args.push(SqlValue::Integer(limit));
+    args.push(SqlValue::Integer(offset));
+    let sql = format!(
+        "SELECT c.rowid, c.kind, c.format, c.raw_json, c.cpv, c.cpv_label FROM procurement_contracts c {clause}
+         ORDER BY c.date_notification, c.buyer_id, c.contract_id LIMIT ? OFFSET ?"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, Option<String>>(4)?,
+            r.get::<_, Option<String>>(5)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (rowid, kind, format, raw, cpv, label) = row?;
+        let contract = row_to_contract(rowid, &kind, &format, &raw)?;
+        out.push(StoredContract {
+            rowid,
+            contract,
+            // Only a code found in the official list gets the label (and is official).
+            cpv: CpvInfo {
+                code: if label.is_some() { cpv } else { None },
+                label,
+            },
+        });
+    }
+    Ok(out)
+}
+
+pub fn count(conn: &Connection, filter: &ContractFilter) -> Result<i64, PublishError> {
+    let (clause, args) = where_clause(filter);
+    let sql = format!("SELECT COUNT(*) FROM procurement_contracts c {clause}");
+    Ok(conn.query_row(&sql, params_from_iter(args), |r| r.get(0))?)
+}
+
+/// The contract whose ocid is given (the ocid embeds buyer SIRET + contract id).
+pub fn by_ocid(
+    conn: &Connection,
+    cfg: &OcdsConfig,
+    wanted: &str,
+) -> Result<Option<StoredContract>, PublishError> {
+    let Some(uid) = wanted.strip_prefix(&format!("{}-", cfg.ocid_prefix)) else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare(
+        "SELECT c.rowid, c.kind, c.format, c.raw_json, c.cpv, c.cpv_label FROM procurement_contracts c
+         WHERE c.buyer_id || c.contract_id = ?1 ORDER BY c.rowid",
+    )?;
+    let mut rows = stmt.query([uid])?;
+    // buyer||id is ambiguous only for pathological ids; the first exact ocid wins.
+    while let Some(r) = rows.next()? {
+        let rowid: i64 = r.get(0)?;
+        let contract = row_to_contract(
+            rowid,
+            &r.get::<_, String>(1)?,
+            &r.get::<_, String>(2)?,
+            &r.get::<_, String>(3)?,
+        )?;
+        if ocds::ocid(cfg, &contract) == wanted {
+            let label: Option<String> = r.get(5)?;
+            let cpv: Option<String> = r.get(4)?;
+            return Ok(Some(StoredContract {
+                rowid,
+                contract,
+                cpv: CpvInfo {
+                    code: if label.is_some() { cpv } else { None },
+                    label,
+                },
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Release package for one page of contracts.
+pub fn release_package(
+    conn: &Connection,
+    cfg: &OcdsConfig,
+    uri: &str,
+    filter: &ContractFilter,
+    page: Page,
+) -> Result<Value, PublishError> {
+    let releases = contracts(conn, filter, page)?
+        .iter()
+        .flat_map(|s| ocds::releases(cfg, &s.contract, &s.cpv))
+        .collect();
+    Ok(ocds::release_package(cfg, uri, releases))
+}
+
+/// Record package (with compiled releases) for one page of contracts.
+pub fn record_package(
+    conn: &Connection,
+    cfg: &OcdsConfig,
+    uri: &str,
+    filter: &ContractFilter,
+    page: Page,
+) -> Result<Value, PublishError> {
+    let records = contracts(conn, filter, page)?
+        .iter()
+        .map(|s| ocds::record(ocds::releases(cfg, &s.contract, &s.cpv)))
+        .collect();
+    Ok(ocds::record_package(cfg, uri, records))
+}

@@ -1,0 +1,48 @@
+//! The `import` command run as the binary will run it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
+mod procurement_common;
+
+use carnet_server::procurement::cli::{CliError, ImportArgs, run_import};
+use procurement_common::*;
+
+fn args(source: String, db: std::path::PathBuf, data: &std::path::Path) -> ImportArgs {
+    ImportArgs {
+        source,
+        db,
+        ocid_prefix: "ocds-test".into(),
+        cpv: Some(data.join("decp/cpv_2008_fr.csv")),
+    }
+}
+
+#[test]
+fn import_command_counts_add_up_and_a_rerun_changes_nothing() {
+    let Some(data) = data_dir() else { return };
+    let path = data.join("decp/decp_v1_with_modifications_sample.json");
+    let dir = tempfile::tempdir().unwrap();
+    let a = args(
+        path.display().to_string(),
+        dir.path().join("a.sqlite3"),
+        &data,
+    );
+    let first = run_import(&a, "2026-01-01T00:00:00Z").unwrap();
+    assert_eq!((first.read, first.rejected, first.duplicates), (120, 3, 16));
+    assert_eq!(first.imported() + first.rejected, first.read);
+    let second = run_import(&a, "2026-01-02T00:00:00Z").unwrap();
+    assert_eq!((second.inserted, second.updated), (0, 0));
+}
+
+#[test]
+fn a_url_source_is_refused_with_a_clear_error_until_downloads_exist() {
+    let Some(data) = data_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let result = run_import(
+        &args(
+            "https://www.data.gouv.fr/decp.json".into(),
+            dir.path().join("a.sqlite3"),
+            &data,
+        ),
+        "2026-01-01T00:00:00Z",
+    );
+    assert!(matches!(result, Err(CliError::UrlUnsupported)));
+}

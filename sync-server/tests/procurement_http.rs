@@ -1,0 +1,128 @@
+//! The `/ocds/...` routes served by the real router over a real database.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
+mod procurement_common;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use carnet_server::procurement::http::{ProcurementState, router};
+use http_body_util::BodyExt;
+use procurement_common::*;
+use serde_json::Value;
+use tower::ServiceExt;
+
+async fn get(app: &axum::Router, uri: &str) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let response = app
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        headers,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn ocds_routes_page_filter_and_find_by_ocid() {
+    let Some(data) = data_dir() else { return };
+    let cpv = cpv(&data);
+    let (dir, mut conn) = fresh_db();
+    import_file(
+        &mut conn,
+        &data.join("decp/decp_v1_with_modifications_sample.json"),
+        &cpv,
+    );
+    let total: i64 = conn
+        .query_row("SELECT COUNT(*) FROM procurement_contracts", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    drop(conn);
+    let app = router(ProcurementState {
+        db_path: dir.path().join("carnet.sqlite3"),
+        ocid_prefix: "ocds-test".into(),
+        publisher_name: "Ville de Paris".into(),
+        base_url: "https://carnet.example.org".into(),
+        clock: Arc::new(|| "2026-01-01T00:00:00Z".to_string()),
+    });
+
+    let (status, headers, body) = get(&app, "/ocds/records?page=1&per_page=10").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["records"].as_array().unwrap().len(), 10);
+    assert_eq!(headers["x-total-count"], total.to_string().as_str());
+    assert!(headers["link"].to_str().unwrap().contains("page=2"));
+    assert_eq!(
+        body["extensions"][0],
+        "https://carnet.example.org/ocds/extension/extension.json"
+    );
+
+    // Pages partition the contracts.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut page = 1;
+    loop {
+        let (_, _, body) = get(&app, &format!("/ocds/records?page={page}&per_page=40")).await;
+        let records = body["records"].as_array().unwrap();
+        if records.is_empty() {
+            break;
+        }
+        for r in records {
+            assert!(seen.insert(r["ocid"].as_str().unwrap().to_string()));
+        }
+        page += 1;
+    }
+    assert_eq!(seen.len() as i64, total);
+
+    let ocid = seen.iter().next().unwrap().clone();
+    let (status, _, body) = get(&app, &format!("/ocds/records/{ocid}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["records"][0]["ocid"], ocid.as_str());
+    let (status, _, body) = get(&app, &format!("/ocds/releases/{ocid}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body["releases"].as_array().unwrap().len() >= 2);
+    let (status, _, _) = get(&app, "/ocds/records/ocds-test-nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Filters: every release of a buyer-filtered page names that buyer.
+    let buyer = body["releases"][0]["buyer"]["id"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("FR-RCS-")
+        .to_string();
+    let (_, _, body) = get(&app, &format!("/ocds/releases?buyer={buyer}&per_page=1000")).await;
+    let releases = body["releases"].as_array().unwrap();
+    assert!(!releases.is_empty());
+    assert!(
+        releases
+            .iter()
+            .all(|r| r["buyer"]["id"] == format!("FR-RCS-{buyer}").as_str())
+    );
+    let (_, _, body) = get(
+        &app,
+        "/ocds/releases?cpv=45&date_from=2019-01-01&per_page=1000",
+    )
+    .await;
+    for r in body["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["tag"][0] == "award")
+    {
+        assert!(
+            r["awards"][0]["items"][0]["classification"]["id"]
+                .as_str()
+                .unwrap()
+                .starts_with("45")
+        );
+        assert!(r["awards"][0]["date"].as_str().unwrap() >= "2019-01-01");
+    }
+    let (status, _, ext) = get(&app, "/ocds/extension/release-schema.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ext["definitions"]["Contract"]["properties"]["decp"].is_object());
+}

@@ -1,0 +1,66 @@
+// The app's shared state: the backend, the team as last read, sync status, encounters and drafts.
+// Screens read it and call the backend through it; `team-changed` and `sync-status` keep it fresh.
+import type { Backend, BackendError, EncounterDraft, EncounterRecord, SyncStatus, TeamState } from '../backend';
+import { toBackendError } from '../backend';
+import type { AlertKind } from '../model';
+import { parseDefinition, DefinitionError, type Definition } from '../questionnaire/definition';
+
+export class AppState {
+  backend = $state<Backend | null>(null);
+  team = $state<TeamState | null>(null);
+  sync = $state<SyncStatus>({ phase: 'idle', pending: 0, lastSyncAt: null, error: null });
+  records = $state<EncounterRecord[]>([]);
+  drafts = $state<EncounterDraft[]>([]);
+  /** The draft or encounter on screen, for the alert sheet's "flag this encounter". */
+  currentEncounterId = $state<string | null>(null);
+  /** Alert flags raised from the alert sheet for the encounter on screen (the form merges them). */
+  raisedFlags = $state<{ id: string; kinds: AlertKind[] } | null>(null);
+  loaded = $state(false);
+  fatal = $state<BackendError | null>(null);
+  /** A short message after an action (recorded, alert sent…). */
+  toast = $state<string | null>(null);
+
+  definition: { def: Definition | null; error: DefinitionError | null } = $derived.by(() => {
+    const q = this.team?.night.questionnaire;
+    if (!q) return { def: null, error: null };
+    try {
+      return { def: parseDefinition(q.definition), error: null };
+    } catch (e) {
+      return { def: null, error: e instanceof DefinitionError ? e : null };
+    }
+  });
+
+  async start(backend: Backend): Promise<void> {
+    this.backend = backend;
+    await backend.onSyncStatus((s) => {
+      this.sync = s;
+    });
+    await backend.onTeamChanged(() => void this.refresh());
+    await this.refresh();
+    this.loaded = true;
+  }
+
+  async refresh(): Promise<void> {
+    const b = this.backend;
+    if (!b) return;
+    try {
+      this.team = await b.getTeamState();
+      this.sync = await b.getSyncStatus();
+      if (this.team) {
+        this.records = await b.listEncounters();
+        this.drafts = await b.listDrafts();
+      }
+    } catch (e) {
+      this.fatal = toBackendError(e);
+    }
+  }
+
+  say(message: string): void {
+    this.toast = message;
+    setTimeout(() => {
+      if (this.toast === message) this.toast = null;
+    }, 2500);
+  }
+}
+
+export const app = new AppState();
