@@ -130,7 +130,12 @@ fn sync(args: SyncArgs) -> anyhow::Result<()> {
         // Interleaved (ours, node, ours, node…) so that both see the same machine noise.
         for run in 1..=args.runs {
             for &kind in &kinds {
-                eprintln!("{} teams, {}, run {run}/{}…", teams, kind.label(), args.runs);
+                eprintln!(
+                    "{} teams, {}, run {run}/{}…",
+                    teams,
+                    kind.label(),
+                    args.runs
+                );
                 match runtime.block_on(run::run_once(kind, &config)) {
                     Ok(r) => {
                         eprintln!(
@@ -147,10 +152,7 @@ fn sync(args: SyncArgs) -> anyhow::Result<()> {
                     }
                     Err(e) => {
                         eprintln!("  failed: {e:#}");
-                        failures.push(format!(
-                            "{teams} teams, {}, run {run}: {e:#}",
-                            kind.label()
-                        ));
+                        failures.push(format!("{teams} teams, {}, run {run}: {e:#}", kind.label()));
                     }
                 }
             }
@@ -161,7 +163,13 @@ fn sync(args: SyncArgs) -> anyhow::Result<()> {
                 .filter(|(k, _)| *k == kind)
                 .map(|(_, r)| r.clone())
                 .collect();
-            summaries.push(report::summarize(kind, teams, args.runs, &runs));
+            summaries.push(report::summarize(
+                kind,
+                teams,
+                teams * args.records,
+                args.runs,
+                &runs,
+            ));
         }
     }
 
@@ -277,7 +285,9 @@ fn machine_facts() -> String {
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kib| kib.parse::<f64>().ok())
         })
-        .map_or("?".to_owned(), |kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0));
+        .map_or("?".to_owned(), |kib| {
+            format!("{:.1} GiB", kib / 1024.0 / 1024.0)
+        });
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {

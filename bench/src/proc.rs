@@ -41,7 +41,8 @@ impl ProcWatch {
 
     /// utime + stime of every thread so far, in seconds.
     pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        let stat = std::fs::read_to_string(self.path("stat")).context("reading /proc/<pid>/stat")?;
+        let stat =
+            std::fs::read_to_string(self.path("stat")).context("reading /proc/<pid>/stat")?;
         let ticks = cpu_ticks_from_stat(&stat)?;
         // Tick counts stay far below 2^52, so the conversion is exact.
         Ok(ticks as f64 / self.ticks_per_second as f64)

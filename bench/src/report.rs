@@ -42,6 +42,7 @@ pub fn median(values: &mut [f64]) -> f64 {
 pub fn summarize(
     kind: ServerKind,
     teams: usize,
+    expected: usize,
     runs_total: usize,
     runs: &[RunResult],
 ) -> Summary {
@@ -63,7 +64,7 @@ pub fn summarize(
         upload_wall_s: med(&|r| r.upload_wall_s),
         fetch_wall_s: med(&|r| r.fetch_wall_s),
         records_min: runs.iter().map(|r| r.records).min().unwrap_or(0),
-        expected: runs.first().map_or(0, |r| r.expected),
+        expected,
         self_cpu_s: (!self_cpu.is_empty()).then(|| median(&mut self_cpu.clone())),
         self_rss_mib: (!self_rss.is_empty()).then(|| median(&mut self_rss.clone())),
     }
@@ -189,7 +190,6 @@ mod tests {
             upload_wall_s: 1.0,
             fetch_wall_s: 0.5,
             records,
-            expected: 40,
             self_cpu_s: None,
             self_rss_kib: None,
         }
@@ -205,7 +205,7 @@ mod tests {
     #[test]
     fn summary_takes_medians_and_the_worst_record_count() {
         let runs = [result(1.0, 40), result(9.0, 38), result(2.0, 40)];
-        let s = summarize(ServerKind::Ours, 2, 3, &runs);
+        let s = summarize(ServerKind::Ours, 2, 40, 3, &runs);
         assert_eq!(s.cpu_s, 2.0);
         assert_eq!(s.records_min, 38);
         assert_eq!(s.peak_rss_mib, 10.0);
@@ -213,10 +213,13 @@ mod tests {
 
     #[test]
     fn ratios_are_node_over_ours() {
-        let ours = summarize(ServerKind::Ours, 2, 1, &[result(0.5, 40)]);
-        let node = summarize(ServerKind::Node, 2, 1, &[result(5.0, 40)]);
+        let ours = summarize(ServerKind::Ours, 2, 40, 1, &[result(0.5, 40)]);
+        let node = summarize(ServerKind::Node, 2, 40, 1, &[result(5.0, 40)]);
         let text = tables(&[ours, node]);
-        assert!(text.contains("| 2 | 10.0× | 10.0× | 1.0× | 1.0× | 1.0× |"), "{text}");
+        assert!(
+            text.contains("| 2 | 10.0× | 10.0× | 1.0× | 1.0× | 1.0× |"),
+            "{text}"
+        );
         assert!(text.contains("40/40 (0 missing)"));
     }
 

@@ -69,7 +69,6 @@ pub struct RunResult {
     /// The coordinator: connect and receive every team document.
     pub fetch_wall_s: f64,
     pub records: usize,
-    pub expected: usize,
     /// Node only: `process.cpuUsage()` (from after module loading to SIGTERM) and maxRSS.
     pub self_cpu_s: Option<f64>,
     pub self_rss_kib: Option<u64>,
@@ -166,7 +165,13 @@ async fn measure(
     let mut uploads = JoinSet::new();
     for device in devices {
         uploads.spawn(async move {
-            client::run(&device.seat, device.engine, &Goal::Acked(device.doc), deadline).await
+            client::run(
+                &device.seat,
+                device.engine,
+                &Goal::Acked(device.doc),
+                deadline,
+            )
+            .await
         });
     }
     while let Some(joined) = uploads.join_next().await {
@@ -196,7 +201,6 @@ async fn measure(
         upload_wall_s,
         fetch_wall_s: session.elapsed.as_secs_f64(),
         records,
-        expected: config.teams * config.records,
         self_cpu_s: None,
         self_rss_kib: None,
     })

@@ -137,7 +137,10 @@ mod tests {
         .unwrap();
         assert_eq!(doc.get_changes(&[]).len(), skeleton_changes + 20);
         assert_eq!(count_encounters(&doc), 20);
-        assert_eq!(count_encounters(&Automerge::load(&skeleton.save()).unwrap()), 0);
+        assert_eq!(
+            count_encounters(&Automerge::load(&skeleton.save()).unwrap()),
+            0
+        );
     }
 
     #[test]
