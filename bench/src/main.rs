@@ -146,7 +146,7 @@ fn sync(args: SyncArgs) -> anyhow::Result<()> {
                             r.upload_wall_s,
                             r.fetch_wall_s,
                             r.records,
-                            r.expected
+                            teams * args.records
                         );
                         results.push((kind, r));
                     }
