@@ -116,6 +116,13 @@ CREATE TABLE procurement_rejections (
     PRIMARY KEY (run_id, record_index)
 );
 "#,
+    // 2: `/ocds/{releases,records}/{ocid}` looks contracts up by `buyer_id || contract_id`
+    // (the ocid minus its prefix); without this expression index that is a full scan
+    // (measured in docs/benchmarks-procurement.md). The expression must stay identical
+    // to the one in `publish::by_ocid` for SQLite to use it.
+    r#"
+CREATE INDEX procurement_contracts_ocid ON procurement_contracts(buyer_id || contract_id);
+"#,
 ];
 
 /// Opens (creating if needed) the database and applies pending migrations.
