@@ -13,7 +13,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DATA=$(cd "$ROOT/../shared/data" && pwd)
+# Override with CARNET_SHARED_DATA when the checkout is not next to shared/ (git worktrees).
+DATA=$(cd "${CARNET_SHARED_DATA:-$ROOT/../shared/data}" && pwd)
 CONTRACTS=1000000
 PY_CONTRACTS=100000
 REQUESTS=50
@@ -46,8 +47,11 @@ log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 log "building (release)"
-(cd "$ROOT" && cargo build --release -q -p carnet-server --bin carnet-server \
-    --example decp_synth --example procurement_latency)
+# Two invocations: built together, the binary would link a library compiled with the
+# dev-dependencies' features (the examples' needs) and be rebuilt for nothing.
+(cd "$ROOT" && cargo build --release -q -p carnet-server --bin carnet-server)
+(cd "$ROOT" && cargo build --release -q -p carnet-server --example decp_synth \
+    --example procurement_latency)
 BIN="$ROOT/target/release/carnet-server"
 SYNTH="$ROOT/target/release/examples/decp_synth"
 LATENCY="$ROOT/target/release/examples/procurement_latency"

@@ -139,10 +139,7 @@ fn skewed(rng: &mut Rng, n: usize) -> usize {
 
 /// Luhn-valid 14-digit SIRET derived from a pool index (deterministic, distinct per index).
 fn siret(index: usize, salt: u64) -> String {
-    let body = format!(
-        "{:013}",
-        (index as u64 * 7_919 + salt) % 10_000_000_000_000
-    );
+    let body = format!("{:013}", (index as u64 * 7_919 + salt) % 10_000_000_000_000);
     for check in 0..10u32 {
         let candidate = format!("{body}{check}");
         if luhn_ok(&candidate) {
@@ -203,7 +200,10 @@ const PROCEDURES: [(&str, f64); 9] = [
         "Marché négocié sans publicité ni mise en concurrence préalable",
         0.03,
     ),
-    ("Procédure négociée avec mise en concurrence préalable", 0.006),
+    (
+        "Procédure négociée avec mise en concurrence préalable",
+        0.006,
+    ),
     ("Procédure concurrentielle avec négociation", 0.005),
     ("Procédure négociée ouverte", 0.004),
     ("Appel d'offres restreint", 0.003),
@@ -360,7 +360,8 @@ fn contract(rng: &mut Rng, pools: &Pools, sizes: &Sizes, n: u64) -> Value {
             "Accord-cadre"
         }),
     );
-    r.insert("objet".into(), json!(mojibake(rng, pick(rng, &pools.objects))));
+    let object = pick(rng, &pools.objects).clone();
+    r.insert("objet".into(), json!(mojibake(rng, &object)));
     let code = cpv(rng, pools);
     if !code.is_null() {
         r.insert("codeCPV".into(), code);
@@ -376,10 +377,7 @@ fn contract(rng: &mut Rng, pools: &Pools, sizes: &Sizes, n: u64) -> Value {
         "dateNotification"
     };
     if !rng.random_bool(0.26) {
-        r.insert(
-            date_key.into(),
-            json!(wild_date(rng, date(notified_day))),
-        );
+        r.insert(date_key.into(), json!(wild_date(rng, date(notified_day))));
     }
     if rng.random_bool(0.6) {
         r.insert(
@@ -388,10 +386,7 @@ fn contract(rng: &mut Rng, pools: &Pools, sizes: &Sizes, n: u64) -> Value {
         );
     }
     if concession {
-        r.insert(
-            "dateDebutExecution".into(),
-            json!(date(notified_day + 10)),
-        );
+        r.insert("dateDebutExecution".into(), json!(date(notified_day + 10)));
         r.insert("valeurGlobale".into(), amount(rng));
         r.insert(
             "montantSubventionPublique".into(),
@@ -442,17 +437,19 @@ fn contract(rng: &mut Rng, pools: &Pools, sizes: &Sizes, n: u64) -> Value {
                     )),
                 );
                 let day = notified_day + 30 * k + rng.random_range(0..30);
-                m.insert(
-                    "dateNotificationModification".into(),
-                    json!(date(day)),
-                );
+                m.insert("dateNotificationModification".into(), json!(date(day)));
                 m.insert(
                     "datePublicationDonneesModification".into(),
                     json!(date(day + 5)),
                 );
                 if rng.random_bool(0.7) {
                     m.insert(
-                        if concession { "valeurGlobale" } else { "montant" }.into(),
+                        if concession {
+                            "valeurGlobale"
+                        } else {
+                            "montant"
+                        }
+                        .into(),
                         amount(rng),
                     );
                 }
@@ -485,7 +482,8 @@ fn main() -> anyhow::Result<()> {
         buyers: (n / 20).clamp(100, 60_000),
         suppliers: (n / 4).clamp(300, 300_000),
     };
-    let file = File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let file =
+        File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     out.write_all(b"{\n  \"marches\": [\n")?;
     // Recent records, to re-emit exact duplicates (~1.7 %) and same-key revisions (~4 %).

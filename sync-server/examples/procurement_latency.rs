@@ -120,7 +120,10 @@ fn samples(conn: &Connection) -> anyhow::Result<Samples> {
 fn cases(s: &Samples) -> Vec<(String, Vec<String>)> {
     let last_page = (s.total / 100).max(1);
     let mut out: Vec<(String, Vec<String>)> = vec![
-        ("/ocds/releases (page 1)".into(), vec!["/ocds/releases".into()]),
+        (
+            "/ocds/releases (page 1)".into(),
+            vec!["/ocds/releases".into()],
+        ),
         (
             "/ocds/releases?page=100".into(),
             vec!["/ocds/releases?page=100".into()],

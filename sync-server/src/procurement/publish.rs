@@ -161,7 +161,8 @@ pub fn count(conn: &Connection, filter: &ContractFilter) -> Result<i64, PublishE
 
 /// Served by the expression index `procurement_contracts_ocid` (migration 2): keep the
 /// `buyer_id || contract_id` expression identical to the index's.
-const BY_OCID_SQL: &str = "SELECT c.rowid, c.kind, c.format, c.raw_json, c.cpv, c.cpv_label FROM procurement_contracts c
+const BY_OCID_SQL: &str =
+    "SELECT c.rowid, c.kind, c.format, c.raw_json, c.cpv, c.cpv_label FROM procurement_contracts c
      WHERE c.buyer_id || c.contract_id = ?1 ORDER BY c.rowid";
 
 /// The contract whose ocid is given (the ocid embeds buyer SIRET + contract id).
