@@ -164,7 +164,7 @@ fn luhn_ok(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A SIRET as found in the wild: ~2.7 % invalid (Luhn, length, SIREN instead, spaces).
