@@ -159,6 +159,12 @@ pub fn count(conn: &Connection, filter: &ContractFilter) -> Result<i64, PublishE
     Ok(conn.query_row(&sql, params_from_iter(args), |r| r.get(0))?)
 }
 
+/// Served by the expression index `procurement_contracts_ocid` (migration 2): keep the
+/// `buyer_id || contract_id` expression identical to the index's.
+const BY_OCID_SQL: &str =
+    "SELECT c.rowid, c.kind, c.format, c.raw_json, c.cpv, c.cpv_label FROM procurement_contracts c
+     WHERE c.buyer_id || c.contract_id = ?1 ORDER BY c.rowid";
+
 /// The contract whose ocid is given (the ocid embeds buyer SIRET + contract id).
 pub fn by_ocid(
     conn: &Connection,
@@ -168,10 +174,7 @@ pub fn by_ocid(
     let Some(uid) = wanted.strip_prefix(&format!("{}-", cfg.ocid_prefix)) else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare(
-        "SELECT c.rowid, c.kind, c.format, c.raw_json, c.cpv, c.cpv_label FROM procurement_contracts c
-         WHERE c.buyer_id || c.contract_id = ?1 ORDER BY c.rowid",
-    )?;
+    let mut stmt = conn.prepare(BY_OCID_SQL)?;
     let mut rows = stmt.query([uid])?;
     // buyer||id is ambiguous only for pathological ids; the first exact ocid wins.
     while let Some(r) = rows.next()? {
@@ -226,4 +229,29 @@ pub fn record_package(
         .map(|s| ocds::record(ocds::releases(cfg, &s.contract, &s.cpv)))
         .collect();
     Ok(ocds::record_package(cfg, uri, records))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Guards the ocid lookup against a full table scan (1M contracts: see
+    /// docs/benchmarks-procurement.md).
+    #[test]
+    fn ocid_lookup_uses_the_ocid_index() {
+        let conn = Connection::open_in_memory().expect("in-memory db");
+        super::super::db::migrate(&conn).expect("migrations");
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {BY_OCID_SQL}"))
+            .expect("explain")
+            .query_map(["x"], |r| r.get::<_, String>(3))
+            .expect("plan")
+            .collect::<Result<_, _>>()
+            .expect("plan rows");
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("USING INDEX procurement_contracts_ocid")),
+            "plan: {plan:?}"
+        );
+    }
 }
