@@ -353,3 +353,50 @@ fn the_draft_json_is_the_ui_shape() {
     assert_eq!(d.started_at, 1_769_814_060_000);
     assert!(d.space_type.is_none());
 }
+
+/// Not a test: writes a demo database (enrolled, the default questionnaire, a round, two
+/// encounters, tallies, a draft) for looking at the real app, e.g.
+/// `CARNET_SEED_DB=$XDG_DATA_HOME/fr.paris.carnet/carnet.sqlite3 cargo test -p carnet-app
+/// seed_demo_database -- --ignored`.
+#[test]
+#[ignore = "writes the file named by CARNET_SEED_DB"]
+fn seed_demo_database() {
+    let Ok(path) = std::env::var("CARNET_SEED_DB") else {
+        return;
+    };
+    let path = std::path::PathBuf::from(path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut d = Device::open(&path, [5; 16]).unwrap();
+    d.save_enrolment(enrolment(), T0).unwrap();
+    let (night, team) = server_documents();
+    d.store_document(NIGHT, night).unwrap();
+    d.store_document(TEAM, team).unwrap();
+    // The real questionnaire, so that the form renders as in the field.
+    let mut night = d.night.take().unwrap();
+    doc::set_questionnaire(
+        &mut night,
+        &QuestionnaireDefinition {
+            version: 2026,
+            definition: include_str!("../../../shared/questionnaire/default-2026.json").into(),
+        },
+        T0,
+    )
+    .unwrap();
+    d.store_document(NIGHT, night.save_incremental()).unwrap();
+    d.check_in(Some(SectorId("S-01".into())), Uuid::from_u128(1), T0)
+        .unwrap();
+    d.record_encounter(&draft(1), T0 + 60_000).unwrap();
+    let mut family = draft(2);
+    family.started_at = T0 + 600_000;
+    family.space_type = Some(SpaceType::Street);
+    family.situation = Some(Situation::FamilyWithChildren);
+    family.counts.men = 1;
+    family.counts.children = 2;
+    family.interview = Some(InterviewStatus::Asleep);
+    family.answers.clear();
+    family.distinctive_signs = None;
+    d.record_encounter(&family, T0 + 600_000).unwrap();
+    d.add_to_tally("street:male:from25To34", 2, T0).unwrap();
+    d.add_to_tally("street:female:unknown", 1, T0).unwrap();
+    d.save_draft(&draft(3), T0 + 700_000).unwrap();
+}
