@@ -58,7 +58,9 @@ pub fn run() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let result = builder().setup(setup).run(tauri::generate_context!());
+    let result = builder::<tauri::Wry>()
+        .setup(setup)
+        .run(tauri::generate_context!());
     if let Err(e) = result {
         tracing::error!("carnet: {e}");
         std::process::exit(1);
