@@ -1,0 +1,26 @@
+// Generates one `allow-<command>` permission per app command, so that the capability file can
+// list exactly the commands the UI uses (and nothing else is callable from the webview).
+const COMMANDS: &[&str] = &[
+    "enrol",
+    "get_team_state",
+    "list_drafts",
+    "save_draft",
+    "discard_draft",
+    "record_encounter",
+    "edit_encounter",
+    "add_to_tally",
+    "check_in",
+    "check_out",
+    "mark_sector_covered",
+    "list_encounters",
+    "raise_alert",
+    "get_sync_status",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .unwrap_or_else(|e| panic!("tauri-build: {e:#}"));
+}

@@ -1,0 +1,138 @@
+//! Enrolment: trades a single-use code for a device token and the team's document URLs
+//! (`POST {server}/api/enrol`, see `sync-server/README.md`). The only HTTP call the app makes;
+//! everything after it goes through the sync driver.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use carnet_shared::ids::DocumentId;
+
+use crate::device::{DeviceError, Enrolment};
+
+/// The server's answer (a token answer plus the team's documents). Unknown fields are ignored.
+#[derive(Deserialize)]
+struct EnrolAnswer {
+    token: String,
+    peer_id: String,
+    team_name: String,
+    team_document_url: String,
+    night_document_url: String,
+}
+
+/// The base URL without a trailing slash, `http` or `https` only, no credentials or query.
+pub fn normalise_server_url(raw: &str) -> Result<String, DeviceError> {
+    let url = reqwest::Url::parse(raw.trim()).map_err(|_| DeviceError::InvalidServerUrl)?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+    {
+        return Err(DeviceError::InvalidServerUrl);
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// The WebSocket sync endpoint of a server base URL (`http` → `ws`, `https` → `wss`).
+pub fn sync_url(server_url: &str) -> String {
+    let rest = server_url
+        .strip_prefix("https://")
+        .map(|r| format!("wss://{r}"))
+        .or_else(|| {
+            server_url
+                .strip_prefix("http://")
+                .map(|r| format!("ws://{r}"))
+        })
+        .unwrap_or_else(|| server_url.to_owned());
+    format!("{rest}/sync")
+}
+
+/// Calls the server. The code and the token never appear in errors or logs.
+pub async fn enrol(server_url: &str, code: &str) -> Result<Enrolment, DeviceError> {
+    let base = normalise_server_url(server_url)?;
+    let code = code.trim();
+    if code.is_empty() || code.len() > 64 {
+        return Err(DeviceError::InvalidEnrolmentCode);
+    }
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|_| DeviceError::Internal("http client"))?;
+    let body = serde_json::json!({ "code": code }).to_string();
+    let response = client
+        .post(format!("{base}/api/enrol"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|_| DeviceError::ServerUnreachable)?;
+    let status = response.status().as_u16();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|_| DeviceError::ServerUnreachable)?;
+    match status {
+        200 | 201 => {}
+        404 | 400 | 422 => return Err(DeviceError::InvalidEnrolmentCode),
+        410 => return Err(DeviceError::EnrolmentCodeUsed),
+        _ => return Err(DeviceError::ServerUnreachable),
+    }
+    let answer: EnrolAnswer =
+        serde_json::from_slice(&bytes).map_err(|_| DeviceError::Internal("enrolment answer"))?;
+    let parse =
+        |url: &str| DocumentId::parse_url(url).map_err(|_| DeviceError::Internal("document URL"));
+    Ok(Enrolment {
+        server_url: base,
+        token: answer.token,
+        peer_id: answer.peer_id,
+        team_name: answer.team_name,
+        night_doc: parse(&answer.night_document_url)?,
+        team_doc: parse(&answer.team_document_url)?,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_urls_are_checked_and_normalised() {
+        assert_eq!(
+            normalise_server_url(" https://carnet.example.org/ ").unwrap(),
+            "https://carnet.example.org"
+        );
+        assert_eq!(
+            normalise_server_url("http://127.0.0.1:8787").unwrap(),
+            "http://127.0.0.1:8787"
+        );
+        for bad in [
+            "",
+            "carnet.example.org",
+            "ftp://x.org",
+            "https://u:p@x.org",
+            "https://x.org/?a=1",
+        ] {
+            assert!(
+                matches!(
+                    normalise_server_url(bad),
+                    Err(DeviceError::InvalidServerUrl)
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(sync_url("https://x.org"), "wss://x.org/sync");
+        assert_eq!(sync_url("http://127.0.0.1:1"), "ws://127.0.0.1:1/sync");
+    }
+
+    #[tokio::test]
+    async fn unreachable_server_is_reported_as_such() {
+        // Port 9 on loopback: nothing listens there.
+        let err = enrol("http://127.0.0.1:9", "ABCDE-FGHIJ")
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), crate::device::ErrorCode::ServerUnreachable);
+    }
+}

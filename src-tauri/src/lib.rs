@@ -1,0 +1,68 @@
+//! Carnet's street-count app: the Tauri shell. Commands are thin adapters (`commands`) over the
+//! app state (`device`), which holds all the logic and is tested without Tauri.
+#![forbid(unsafe_code)]
+
+pub mod commands;
+pub mod device;
+pub mod enrol;
+pub mod state;
+pub mod sync;
+
+use tauri::Manager;
+
+/// The database file inside the platform's app-data folder
+/// (`$XDG_DATA_HOME/fr.paris.carnet/` on Linux).
+pub const DATABASE_FILE: &str = "carnet.sqlite3";
+
+/// Registers every command of `ui/src/backend.ts` (keep in step with `build.rs` and
+/// `capabilities/default.json`).
+pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
+    tauri::Builder::<R>::new().invoke_handler(tauri::generate_handler![
+        commands::enrol,
+        commands::get_team_state,
+        commands::list_drafts,
+        commands::save_draft,
+        commands::discard_draft,
+        commands::record_encounter,
+        commands::edit_encounter,
+        commands::add_to_tally,
+        commands::check_in,
+        commands::check_out,
+        commands::mark_sector_covered,
+        commands::list_encounters,
+        commands::raise_alert,
+        commands::get_sync_status,
+    ])
+}
+
+/// Opens the device database in the app-data folder and puts the app state in place.
+pub fn setup<R: tauri::Runtime>(app: &mut tauri::App<R>) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = app.path().app_data_dir()?;
+    std::fs::create_dir_all(&dir)?;
+    let device = device::Device::open(dir.join(DATABASE_FILE), *uuid::Uuid::new_v4().as_bytes())?;
+    let enrolled = device.enrolment().is_some();
+    app.manage(state::AppState::new(device));
+    app.manage(sync::SyncControl::default());
+    if enrolled {
+        sync::start(app.handle());
+    }
+    Ok(())
+}
+
+#[cfg_attr(mobile, tauri::mobile_entry_point)]
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = builder::<tauri::Wry>()
+        .setup(setup)
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        tracing::error!("carnet: {e}");
+        std::process::exit(1);
+    }
+}
