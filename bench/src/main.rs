@@ -101,6 +101,7 @@ fn sync(args: SyncArgs) -> anyhow::Result<()> {
         build_server()?;
     }
     let ticks = proc::clock_ticks_per_second()?;
+    let load_before = load_average();
     // One thread for every client: the machine is small and only server CPU is measured.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -179,7 +180,8 @@ fn sync(args: SyncArgs) -> anyhow::Result<()> {
         println!("failed: {f}");
     }
     if let Some(out) = &args.out {
-        let section = section(&args, &tables, &failures)?;
+        let load = format!("{load_before} before the runs, {} after", load_average());
+        let section = section(&args, &tables, &failures, &load)?;
         report::write_section(out, &section)?;
         eprintln!("written to {}", out.display());
     }
@@ -205,7 +207,12 @@ fn build_server() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn section(args: &SyncArgs, tables: &str, failures: &[String]) -> anyhow::Result<String> {
+fn section(
+    args: &SyncArgs,
+    tables: &str,
+    failures: &[String],
+    load: &str,
+) -> anyhow::Result<String> {
     let mut s = String::new();
     let teams: Vec<String> = args.teams.iter().map(usize::to_string).collect();
     let servers: Vec<&str> = args
@@ -255,7 +262,8 @@ fn section(args: &SyncArgs, tables: &str, failures: &[String]) -> anyhow::Result
          loading to SIGTERM, so set-up included) and `maxRSS`. All clients run in the benchmark \
          process on one tokio thread, over loopback. Medians of {runs} runs; \"records seen\" is \
          the worst run.\n\n\
-         **Machine.** {facts}\n\n\
+         **Machine.** {facts} Load average (1, 5, 15 min, from `/proc/loadavg`): {load}; \
+         other processes (builds and tests of other helpers) were running at the same time.\n\n\
          **Command.**\n\n```sh\n{command}\n```\n\n{tables}",
         records = args.records,
         runs = args.runs,
@@ -272,6 +280,14 @@ fn section(args: &SyncArgs, tables: &str, failures: &[String]) -> anyhow::Result
         }
     }
     Ok(s)
+}
+
+/// `/proc/loadavg`'s 1, 5 and 15 minute averages: how busy the shared machine was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" / "))
+        .unwrap_or_else(|| "?".to_owned())
 }
 
 /// nproc, memory, CPU model, date, commit, Node version: what the numbers depend on.

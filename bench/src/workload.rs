@@ -56,7 +56,7 @@ pub fn record_round(
 /// A plausible encounter; fields vary with `i` so that documents are not all alike.
 fn encounter(id: Uuid, i: usize, device: &str, at: Millis) -> Encounter {
     let pick = |len: usize| i % len;
-    let accepted = i % 3 == 0;
+    let accepted = i.is_multiple_of(3);
     let mut answers = BTreeMap::new();
     if accepted {
         answers.insert("q-age".to_owned(), Answer::Number(25 + (i % 40) as i64));
