@@ -27,4 +27,7 @@ for sample in decp_v1_paris_sample decp_v1_with_modifications_sample; do
   curl -fsS "http://127.0.0.1:$port/ocds/records?per_page=1000" > "$out/$sample.records.json"
   kill -TERM $server; wait $server || true
 done
-scripts/libcoveocds-check.sh "$out"/*.json
+# Release packages only: for record packages libcoveocds fetches the versioned-release schema
+# from the internet even with --standard-zip (no network here); record packages are validated
+# against the official schemas by sync-server/tests/procurement_ocds.rs instead.
+scripts/libcoveocds-check.sh "$out"/*.releases.json
