@@ -9,8 +9,12 @@ data=${CARNET_DEMO_DIR:-$root/demo}
 mkdir -p "$data"
 
 command -v curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends curl; }
-scripts/install-deps.sh
-cargo build --release --locked -p carnet-server
+bin=${CARNET_SERVER_BIN:-}
+if [ -z "$bin" ]; then
+  scripts/install-deps.sh
+  cargo build --release --locked -p carnet-server
+  bin=target/release/carnet-server
+fi
 
 token_file="$data/admin-token"
 if [ ! -s "$token_file" ]; then
@@ -18,7 +22,14 @@ if [ ! -s "$token_file" ]; then
 fi
 admin=$(cat "$token_file")
 
-CARNET_ADMIN_TOKEN="$admin" target/release/carnet-server serve \
+# Demo procurement data: the real Paris DECP sample, imported once before the server starts.
+sample="$root/../shared/data/decp/decp_v1_paris_sample.json"
+if [ -f "$sample" ] && [ ! -f "$data/procurement-imported" ]; then
+  "$bin" procurement import --db "$data/carnet.sqlite3" \
+    --cpv "$root/../shared/data/decp/cpv_2008_fr.csv" "$sample" && touch "$data/procurement-imported"
+fi
+
+CARNET_ADMIN_TOKEN="$admin" "$bin" serve \
   --db "$data/carnet.sqlite3" --listen "$listen" &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null' EXIT INT TERM
@@ -46,6 +57,7 @@ print(f"\nCarnet sync server on http://{sys.argv[2]}  (admin token in demo/admin
 for t in teams:
     print(f"  {t['name']}: {t['document_url']}")
     print("    enrolment codes: " + ", ".join(t["enrolment_codes"]))
-print("Ctrl-C to stop.")
+print(f"Public procurement views: http://{sys.argv[2]}/marches  (OCDS: /ocds/releases)")
+print("Enrolment codes are single use. Ctrl-C to stop.")
 PY
 wait $server
