@@ -143,21 +143,32 @@ pub fn open(path: &std::path::Path) -> rusqlite::Result<Connection> {
 }
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS procurement_migrations (version INTEGER PRIMARY KEY)",
-    )?;
+    run_migrations(conn, "procurement_migrations", MIGRATIONS)
+}
+
+/// Applies the steps of one append-only migration list not yet recorded in `table` (a
+/// constant of ours, never input), each in its own transaction. Shared by the procurement
+/// tables and the views' derived tables, which version themselves separately.
+pub(crate) fn run_migrations(
+    conn: &Connection,
+    table: &'static str,
+    steps: &[&str],
+) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS {table} (version INTEGER PRIMARY KEY)"
+    ))?;
     let done: i64 = conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM procurement_migrations",
+        &format!("SELECT COALESCE(MAX(version), 0) FROM {table}"),
         [],
         |r| r.get(0),
     )?;
-    for (i, sql) in MIGRATIONS.iter().enumerate() {
+    for (i, sql) in steps.iter().enumerate() {
         let version = i as i64 + 1;
         if version > done {
             let tx = conn.unchecked_transaction()?;
             tx.execute_batch(sql)?;
             tx.execute(
-                "INSERT INTO procurement_migrations(version) VALUES (?1)",
+                &format!("INSERT INTO {table}(version) VALUES (?1)"),
                 [version],
             )?;
             tx.commit()?;

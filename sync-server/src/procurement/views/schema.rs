@@ -33,27 +33,7 @@ CREATE TABLE procurement_view_state (
 ];
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS procurement_views_migrations (version INTEGER PRIMARY KEY)",
-    )?;
-    let done: i64 = conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM procurement_views_migrations",
-        [],
-        |r| r.get(0),
-    )?;
-    for (i, sql) in MIGRATIONS.iter().enumerate() {
-        let version = i as i64 + 1;
-        if version > done {
-            let tx = conn.unchecked_transaction()?;
-            tx.execute_batch(sql)?;
-            tx.execute(
-                "INSERT INTO procurement_views_migrations(version) VALUES (?1)",
-                [version],
-            )?;
-            tx.commit()?;
-        }
-    }
-    Ok(())
+    crate::procurement::db::run_migrations(conn, "procurement_views_migrations", MIGRATIONS)
 }
 
 /// What the derived data was computed from: the finished import runs and the highest
