@@ -148,6 +148,12 @@ const PAGES: &[(&str, &str)] = &[
 #[tokio::test]
 async fn procurement_views_in_headless_chromium() {
     if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        // CI installs both (scripts/install-deps.sh): there, a missing browser is a failure,
+        // not a silent pass.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{CHROMIUM} or {CHROMEDRIVER} absent in CI (scripts/install-deps.sh installs them)"
+        );
         eprintln!("SKIP: {CHROMIUM} or {CHROMEDRIVER} absent (run scripts/install-chromium.sh)");
         return;
     }
