@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Carnet's whole test suite, from a fresh Debian 12 machine: installs what it needs, checks
 # formatting and lints, runs every Rust test (unit, property, end-to-end, interop with the
-# official JS automerge-repo) and the JS self-tests, then prints `N passed, N failed`.
+# official JS automerge-repo), the JS self-tests, the Tauri app's lints and unit tests and the
+# real app under Xvfb (app-tests/), then prints `N passed, N failed`.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -61,6 +62,20 @@ stage ui-build bash -c 'cd ui && npm run --silent build'
 if [ -f tests/js/package.json ]; then
   stage js-selftest bash -c 'cd tests/js && npm test --silent'
 fi
+
+# The Tauri app (carnet-app, not a default member): WebKit build deps plus Xvfb and
+# WebKitWebDriver, tauri-driver, ONE debug build of the app (ui/dist from the ui-build stage is
+# embedded) and of the server binary, lints, unit tests, then the real app in WebKit under Xvfb
+# driven through tauri-driver against the real carnet-server binary (app-tests/).
+stage tauri-deps scripts/install-tauri-deps.sh --test
+stage tauri-driver bash -c 'command -v tauri-driver >/dev/null || cargo install --locked tauri-driver'
+# `cargo build` (default members, as nextest built them) only links the server binary.
+stage app-build bash -c 'cargo build --locked && cargo build -p carnet-app --locked'
+stage app-clippy cargo clippy -p carnet-app -p carnet-app-tests --all-targets --locked -- -D warnings
+stage app-unit cargo nextest run -p carnet-app --locked --no-fail-fast --failure-output final
+# One app at a time (2 cores); the timeout bounds the whole step, not a test's speed.
+stage app-e2e timeout 1500 xvfb-run -a -s "-screen 0 420x860x24" \
+  cargo nextest run -p carnet-app-tests --locked --no-fail-fast --failure-output final --test-threads 1
 
 echo
 if ((${#failures[@]})); then echo "failed stages: ${failures[*]}"; fi

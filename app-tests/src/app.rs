@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use fantoccini::elements::Element;
@@ -87,7 +87,7 @@ impl Driver {
         let pids = process::descendants_named(self.child.id(), "carnet-app");
         let app = App {
             client,
-            pid: pids.first().copied(),
+            pid: pids.last().copied(),
         };
         app.wait_first_screen().await?;
         Ok(app)
@@ -277,23 +277,12 @@ impl App {
             bail!("the app's process was not found under tauri-driver");
         };
         process::signal(pid, "KILL")?;
-        let gone = Instant::now();
-        while std::path::Path::new(&format!("/proc/{pid}/stat")).exists()
-            && gone.elapsed() < Duration::from_secs(10)
-        {
-            // A killed child stays a zombie until WebKitWebDriver reaps it: check its state.
-            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            if state
-                .rsplit(')')
-                .next()
-                .is_some_and(|r| r.trim_start().starts_with('Z'))
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_for("the killed app to exit", || async move {
+            Ok(process::is_dead(pid).then_some(()))
+        })
+        .await?;
         // The session's browser is gone; ending the session may fail, which is expected.
-        let _ = self.client.close().await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.client.close()).await;
         Ok(())
     }
 }

@@ -50,7 +50,7 @@ pub fn terminate(child: &mut Child, grace: Duration) -> anyhow::Result<ExitStatu
     }
 }
 
-/// `(pid, ppid, comm, start ticks since boot)` of a live process.
+/// `(pid, ppid, comm, start ticks since boot)` of a process, `None` once it is gone or a zombie.
 fn stat(pid: u32) -> Option<(u32, u32, String, u64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // "pid (comm) state ppid … starttime(22nd field) …"; comm may hold spaces and parentheses.
@@ -58,13 +58,16 @@ fn stat(pid: u32) -> Option<(u32, u32, String, u64)> {
     let close = text.rfind(')')?;
     let comm = text.get(open + 1..close)?.to_owned();
     let rest: Vec<&str> = text.get(close + 2..)?.split_whitespace().collect();
+    if rest.first() == Some(&"Z") {
+        return None;
+    }
     let ppid = rest.get(1)?.parse().ok()?;
     let start = rest.get(19)?.parse().ok()?;
     Some((pid, ppid, comm, start))
 }
 
 /// Live descendants of `root` whose command name is `comm` (`/proc/<pid>/comm` is cut at 15
-/// bytes, compare with a prefix of the binary's name).
+/// bytes, compare with a prefix of the binary's name), oldest first.
 pub fn descendants_named(root: u32, comm: &str) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -76,16 +79,22 @@ pub fn descendants_named(root: u32, comm: &str) -> Vec<u32> {
     let mut found = Vec::new();
     let mut frontier = vec![root];
     while let Some(parent) = frontier.pop() {
-        for (pid, ppid, name, _) in &procs {
+        for (pid, ppid, name, start) in &procs {
             if *ppid == parent {
                 frontier.push(*pid);
                 if comm.starts_with(name.as_str()) && !name.is_empty() {
-                    found.push(*pid);
+                    found.push((*start, *pid));
                 }
             }
         }
     }
-    found
+    found.sort_unstable();
+    found.into_iter().map(|(_, pid)| pid).collect()
+}
+
+/// The process has exited (gone, or a zombie not yet reaped).
+pub fn is_dead(pid: u32) -> bool {
+    stat(pid).is_none()
 }
 
 /// How long ago `pid` started, from `/proc` (resolution: one clock tick, 10 ms on Linux).
