@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Carnet on this machine: the sync server with its embedded SQLite file and a demo night
-# (3 teams with single-use enrolment codes). Ctrl-C stops it; the data stays in demo/.
+# (3 teams with single-use enrolment codes), and the app if built and a display exists.
+# Ctrl-C stops it; the data stays in demo/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -60,4 +61,17 @@ for t in teams:
 print(f"Public procurement views: http://{sys.argv[2]}/marches  (OCDS: /ocds/releases)")
 print("Enrolment codes are single use. Ctrl-C to stop.")
 PY
+
+# The app too, when there is a display (a desktop, or this script run under `xvfb-run -a`) and it
+# is built (scripts/build-app.sh). Its data is kept in demo/app/ (XDG_DATA_HOME).
+app_bin=${CARNET_APP_BIN:-$root/target/debug/carnet-app}
+if [ -n "${DISPLAY:-}" ] && [ -x "$app_bin" ] && [ "${CARNET_DEMO_APP:-1}" != 0 ]; then
+  mkdir -p "$data/app"
+  XDG_DATA_HOME="$data/app" "$app_bin" &
+  app=$!
+  trap 'kill -TERM $app $server 2>/dev/null; wait $app $server 2>/dev/null' EXIT INT TERM
+  echo "The app is open (data in $data/app): enrol it with http://$listen and one of the codes."
+elif [ -z "${DISPLAY:-}" ]; then
+  echo "No display: the app is not started (run under xvfb-run -a, or on a desktop)."
+fi
 wait $server
