@@ -2,18 +2,18 @@
 //!
 //! `xvfb-run -a -s "-screen 0 420x860x24" cargo run -p carnet-app-tests --bin carnet-app-bench -- [STARTS] [SAVES]`
 //!
-//! - cold start: `carnet-app` process start (from `/proc`) → the first screen's DOM is there
-//!   (the team's home of an enrolled device), STARTS launches (default 10);
+//! - cold start: `carnet-app` process start (from `/proc`, 10 ms ticks) → the first screen's DOM
+//!   is seen through WebDriver (enrolment form, then the team's home once enrolled), STARTS
+//!   launches each (default 10);
 //! - save: the tap on "Enregistrer la rencontre" → the `record_encounter` command has resolved
 //!   (its write is durable before it resolves; seen in-page when the "recorded" message shows),
 //!   timed inside the webview with `performance.now()`, SAVES encounters (default 30).
 #![forbid(unsafe_code)]
 
-use std::time::Duration;
-
 use anyhow::Context;
 use carnet_app_tests::server::ServerProcess;
 use carnet_app_tests::{Driver, flow, process};
+use fantoccini::Locator;
 
 /// In-page: taps the record button and resolves with the milliseconds until the "recorded"
 /// message appears (the UI shows it right after the command resolves).
@@ -56,6 +56,22 @@ fn report(what: &str, mut ms: Vec<f64>) {
     );
 }
 
+async fn cold_starts(driver: &Driver, runs: usize) -> anyhow::Result<Vec<f64>> {
+    let mut ms = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let app = driver.launch().await?;
+        let pid = app.pid.context("app process not found")?;
+        ms.push(process::age(pid)?.as_secs_f64() * 1000.0);
+        app.close().await?;
+        // The next start begins once this app has exited.
+        carnet_app_tests::wait_for("the app to exit", || async move {
+            Ok(process::is_dead(pid).then_some(()))
+        })
+        .await?;
+    }
+    Ok(ms)
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -67,12 +83,25 @@ async fn main() -> anyhow::Result<()> {
     let night = server.night("Équipe banc d’essai", 1).await?;
     let phone = tempfile::tempdir()?;
     let driver = Driver::start(phone.path()).await?;
+
+    // Not enrolled yet: the first screen is the enrolment form.
+    report(
+        "cold start, not enrolled (process start -> enrolment form DOM)",
+        cold_starts(&driver, starts).await?,
+    );
+
     let app = driver.launch().await?;
     let code = night.codes.first().context("no code")?;
     flow::submit_enrolment(&app, &server.url(), code).await?;
-    flow::wait_home(&app).await?;
+    app.wait_css("section.head, form.enrol .error").await?;
+    if app.client.find(Locator::Css("section.head")).await.is_err() {
+        println!("enrolment failed in the app: no enrolled figures (save, enrolled start)");
+        app.close().await?;
+        driver.stop()?;
+        server.stop()?;
+        return Ok(());
+    }
 
-    // Saves, in the enrolled app.
     let mut save_ms = Vec::with_capacity(saves);
     for n in 0..saves {
         flow::new_encounter(&app).await?;
@@ -90,20 +119,14 @@ async fn main() -> anyhow::Result<()> {
         flow::wait_encounter_count(&app, n + 1).await?;
     }
     app.close().await?;
+    report("save (tap -> record_encounter resolved)", save_ms);
 
-    // Cold starts of the enrolled app (its home needs the database and both documents).
-    let mut start_ms = Vec::with_capacity(starts);
-    for _ in 0..starts {
-        let app = driver.launch().await?;
-        let pid = app.pid.context("app process not found")?;
-        start_ms.push(process::age(pid)?.as_secs_f64() * 1000.0);
-        app.close().await?;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    // Enrolled: the first screen is the team's home (database and both documents loaded).
+    report(
+        "cold start, enrolled (process start -> home DOM)",
+        cold_starts(&driver, starts).await?,
+    );
     driver.stop()?;
     server.stop()?;
-
-    report("cold start (process start -> home DOM)", start_ms);
-    report("save (tap -> record_encounter resolved)", save_ms);
     Ok(())
 }
