@@ -378,3 +378,57 @@ async fn synced_survives_a_restart_without_network_and_new_writes_are_pending() 
     );
     c.shutdown().await;
 }
+
+/// `change_with` runs the document writers of `carnet_shared::doc::tx` inside the driver's
+/// transaction, and the change keeps the writer's fixed message and the caller's time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_with_keeps_the_writers_message_and_time() {
+    use carnet_shared::doc;
+    use carnet_shared::model::{TallyDimension, TeamHeader, TeamId};
+    let dir = tempfile::tempdir().unwrap();
+    let c = client(
+        &dir,
+        "a.sqlite3",
+        config("ws://127.0.0.1:9/sync", 1, vec![]),
+    )
+    .await;
+    let team = doc_id(8);
+    let now = 1_769_814_000_000;
+    let header = TeamHeader {
+        team_id: TeamId("T-1".into()),
+        night_id: uuid::Uuid::from_u128(1),
+        name: "Équipe 1".into(),
+        sectors: Default::default(),
+    };
+    c.create_document(team, |tx| doc::tx::init_team(tx, &header))
+        .await
+        .unwrap()
+        .unwrap();
+    let dim = TallyDimension::all_for(carnet_shared::model::SpaceType::Street)
+        .next()
+        .unwrap();
+    let changed = c
+        .change_with(team, doc::commit_options(doc::messages::TALLY, now), |tx| {
+            doc::tx::add_to_tally(tx, dim, 2)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let data = c.document(team).await.unwrap();
+    let change = data.get_change_by_hash(&changed.heads[0]).unwrap();
+    assert_eq!(change.message(), Some("tally"));
+    assert_eq!(change.timestamp(), now / 1000);
+    assert_eq!(doc::read_team(&data).unwrap().tallies[&dim], 2);
+    // A writer's error rolls the transaction back: nothing changes.
+    let refused = c
+        .change_with(
+            team,
+            doc::commit_options(doc::messages::CHECK_OUT, now),
+            |tx| doc::tx::check_out(tx, uuid::Uuid::from_u128(9), now),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(refused, Err(doc::DocError::NoSuchRound(_))));
+    assert_eq!(c.document(team).await.unwrap().get_heads(), changed.heads);
+    c.shutdown().await;
+}

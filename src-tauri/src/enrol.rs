@@ -55,7 +55,11 @@ pub async fn enrol(server_url: &str, code: &str) -> Result<Enrolment, DeviceErro
     if code.is_empty() || code.len() > 64 {
         return Err(DeviceError::InvalidEnrolmentCode);
     }
+    // Only the server the team was given: no redirect (to another host or scheme), no proxy
+    // taken from the environment.
     let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
         .build()

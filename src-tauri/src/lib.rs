@@ -39,12 +39,16 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
 pub fn setup<R: tauri::Runtime>(app: &mut tauri::App<R>) -> Result<(), Box<dyn std::error::Error>> {
     let dir = app.path().app_data_dir()?;
     std::fs::create_dir_all(&dir)?;
-    let device = device::Device::open(dir.join(DATABASE_FILE), *uuid::Uuid::new_v4().as_bytes())?;
-    let enrolled = device.enrolment().is_some();
+    // Inside the async runtime: the sync client (enrolled devices) starts with the device.
+    let device = tauri::async_runtime::block_on(device::Device::open(
+        dir.join(DATABASE_FILE),
+        *uuid::Uuid::new_v4().as_bytes(),
+    ))?;
+    let client = device.client().cloned();
     app.manage(state::AppState::new(device));
     app.manage(sync::SyncControl::default());
-    if enrolled {
-        sync::start(app.handle());
+    if let Some(client) = client {
+        sync::start(app.handle(), client);
     }
     Ok(())
 }

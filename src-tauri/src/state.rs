@@ -1,14 +1,11 @@
 //! What the Tauri app keeps between commands: the device behind a mutex, and the sync status
 //! the background task publishes.
 
-use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
-use uuid::Uuid;
-
 use carnet_shared::model::Millis;
+use serde::Serialize;
 
 use crate::device::{Device, DeviceError, ErrorCode};
 
@@ -50,33 +47,26 @@ impl Default for SyncStatusView {
     }
 }
 
-#[derive(Debug, Default)]
-pub struct SyncView {
-    pub status: SyncStatusView,
-    /// Encounters the server is known to hold.
-    pub acknowledged: BTreeSet<Uuid>,
-}
-
 pub struct AppState {
-    device: Mutex<Device>,
-    sync: Mutex<SyncView>,
+    device: tokio::sync::Mutex<Device>,
+    sync: Mutex<SyncStatusView>,
 }
 
 impl AppState {
     pub fn new(device: Device) -> Self {
         Self {
-            device: Mutex::new(device),
-            sync: Mutex::new(SyncView::default()),
+            device: tokio::sync::Mutex::new(device),
+            sync: Mutex::new(SyncStatusView::default()),
         }
     }
 
-    pub fn device(&self) -> Result<MutexGuard<'_, Device>, DeviceError> {
-        self.device
-            .lock()
-            .map_err(|_| DeviceError::Internal("device state poisoned"))
+    /// The device, one command at a time.
+    pub async fn device(&self) -> tokio::sync::MutexGuard<'_, Device> {
+        self.device.lock().await
     }
 
-    pub fn sync(&self) -> Result<MutexGuard<'_, SyncView>, DeviceError> {
+    /// The last status the background task published.
+    pub fn sync(&self) -> Result<MutexGuard<'_, SyncStatusView>, DeviceError> {
         self.sync
             .lock()
             .map_err(|_| DeviceError::Internal("sync state poisoned"))
@@ -85,8 +75,11 @@ impl AppState {
 
 /// Milliseconds since the epoch, read at the IPC boundary and passed down.
 pub fn now_millis() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+    to_millis(SystemTime::now())
+}
+
+pub fn to_millis(t: SystemTime) -> Millis {
+    t.duration_since(UNIX_EPOCH)
         .map(|d| Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX))
         .unwrap_or(0)
 }

@@ -1,111 +1,234 @@
-//! The background task that keeps the sync status up to date and tells the UI about it
-//! (`sync-status`, `team-changed` events). One task per app, started at launch when the device
-//! is enrolled, or right after enrolment.
-//!
-//! Until the network driver (`carnet_shared::net`) is wired in, the task reports the device as
-//! offline with every local change pending: honest, and what the UI's indicator shows.
+//! The background task between the sync client (`carnet_shared::net`) and the UI: it follows
+//! `ClientHandle::status()` and publishes it as `SyncStatusView` (event `sync-status`), and
+//! tells the UI to re-read (event `team-changed`) whenever a document changed, locally or
+//! from the server. One task per app, started at launch when the device is enrolled, or right
+//! after enrolment (a new enrolment replaces the task).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tauri::{AppHandle, Emitter, Manager, Runtime};
-use tokio::sync::Notify;
+use tokio::sync::broadcast::error::RecvError;
 
-use crate::device::{DeviceError, ErrorCode};
-use crate::state::{AppState, StatusError, SyncPhase, SyncStatusView};
+use carnet_shared::net::{ClientHandle, LinkProblem, SyncStatus};
 
-/// How often the status is recomputed without a nudge.
-const PERIOD: Duration = Duration::from_secs(5);
+use crate::device::ErrorCode;
+use crate::state::{AppState, StatusError, SyncPhase, SyncStatusView, to_millis};
+
 /// How long enrolment waits for the documents to arrive.
-const DOCUMENTS_WAIT: Duration = Duration::from_secs(20);
+pub const DOCUMENTS_WAIT: Duration = Duration::from_secs(20);
 
 #[derive(Default)]
 pub struct SyncControl {
-    started: AtomicBool,
-    nudge: Notify,
+    task: Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
 }
 
-/// Starts the background task once (no-op if it runs already).
-pub fn start<R: Runtime>(app: &AppHandle<R>) {
+/// Starts (or restarts, for a new client) the background task.
+pub fn start<R: Runtime>(app: &AppHandle<R>, client: ClientHandle) {
     let Some(control) = app.try_state::<SyncControl>() else {
         return;
     };
-    if control.started.swap(true, Ordering::SeqCst) {
-        control.nudge.notify_one();
-        return;
-    }
-    let app = app.clone();
-    tauri::async_runtime::spawn(async move {
-        loop {
-            publish(&app);
-            let Some(control) = app.try_state::<SyncControl>() else {
-                return;
-            };
-            let _ = tokio::time::timeout(PERIOD, control.nudge.notified()).await;
-        }
-    });
-}
-
-/// A local write happened: tell the UI (as the dev backend does, so that every screen re-reads)
-/// and recompute the pending count now.
-pub fn local_change<R: Runtime>(app: &AppHandle<R>) {
-    let _ = app.emit("team-changed", ());
-    if let Some(control) = app.try_state::<SyncControl>() {
-        control.nudge.notify_one();
+    let app_for_task = app.clone();
+    let task = tauri::async_runtime::spawn(run(app_for_task, client));
+    if let Ok(mut slot) = control.task.lock()
+        && let Some(old) = slot.replace(task)
+    {
+        old.abort();
     }
 }
 
-/// Something urgent (an alert) should reach the server as soon as possible.
-pub fn push_now<R: Runtime>(app: &AppHandle<R>) {
-    local_change(app);
-}
-
-/// Waits until both documents of the enrolment are on the device.
-pub async fn wait_for_documents(state: &AppState) -> Result<(), DeviceError> {
-    let deadline = tokio::time::Instant::now() + DOCUMENTS_WAIT;
+async fn run<R: Runtime>(app: AppHandle<R>, client: ClientHandle) {
+    let mut status = client.status();
+    let mut changes = client.subscribe_changes();
+    let first = status.borrow_and_update().clone();
+    publish(&app, &first);
     loop {
-        if state.device()?.has_documents() {
-            return Ok(());
+        tokio::select! {
+            changed = status.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let now = status.borrow_and_update().clone();
+                publish(&app, &now);
+            }
+            doc = changes.recv() => match doc {
+                Ok(_) | Err(RecvError::Lagged(_)) => {
+                    let _ = app.emit("team-changed", ());
+                }
+                Err(RecvError::Closed) => return,
+            },
         }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(DeviceError::ServerUnreachable);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
-fn current_status(state: &AppState) -> Result<SyncStatusView, DeviceError> {
-    let mut device = state.device()?;
-    if device.enrolment().is_none() {
-        return Ok(SyncStatusView::default());
-    }
-    let pending = u64::try_from(device.local_changes()).unwrap_or(u64::MAX);
-    Ok(SyncStatusView {
-        phase: SyncPhase::Offline,
-        pending,
-        last_sync_at: None,
-        error: Some(StatusError {
-            code: ErrorCode::ServerUnreachable,
-            message: "sync driver not running".to_owned(),
-        }),
-    })
-}
-
-fn publish<R: Runtime>(app: &AppHandle<R>) {
+fn publish<R: Runtime>(app: &AppHandle<R>, status: &SyncStatus) {
     let Some(state) = app.try_state::<AppState>() else {
         return;
     };
-    let Ok(status) = current_status(&state) else {
-        return;
-    };
+    let view = status_view(status);
     let changed = match state.sync() {
-        Ok(mut view) if view.status != status => {
-            view.status = status.clone();
+        Ok(mut current) if *current != view => {
+            *current = view.clone();
             true
         }
         _ => false,
     };
     if changed {
-        let _ = app.emit("sync-status", status);
+        let _ = app.emit("sync-status", view);
+    }
+}
+
+/// The UI's view of the driver's status: phase, changes the server does not hold yet, last
+/// successful sync, and why the link is down (in French, from `LinkProblem`).
+pub fn status_view(status: &SyncStatus) -> SyncStatusView {
+    let pending: usize = status.documents.values().map(|d| d.pending_changes).sum();
+    let pending = u64::try_from(pending).unwrap_or(u64::MAX);
+    let last_sync_at = status.last_sync_ok_at.map(to_millis);
+    let refused_document = status.documents.values().any(|d| d.unavailable);
+    let (phase, error) = if status.connected {
+        if refused_document {
+            (
+                SyncPhase::Error,
+                Some(StatusError {
+                    code: ErrorCode::NotFound,
+                    message: "le serveur ne fournit pas les documents de l'équipe".to_owned(),
+                }),
+            )
+        } else if status.all_synced() {
+            (SyncPhase::Idle, None)
+        } else {
+            (SyncPhase::Syncing, None)
+        }
+    } else {
+        match &status.last_error {
+            None => (SyncPhase::Offline, None),
+            Some(problem) => {
+                let (phase, code) = classify(problem);
+                (
+                    phase,
+                    Some(StatusError {
+                        code,
+                        message: problem.to_string(),
+                    }),
+                )
+            }
+        }
+    };
+    SyncStatusView {
+        phase,
+        pending,
+        last_sync_at,
+        error,
+    }
+}
+
+/// Offline is the normal state of a team in a car park; an error needs someone to act.
+fn classify(problem: &LinkProblem) -> (SyncPhase, ErrorCode) {
+    match problem {
+        LinkProblem::Unreachable
+        | LinkProblem::Timeout
+        | LinkProblem::Lost
+        | LinkProblem::ClosedByServer => (SyncPhase::Offline, ErrorCode::ServerUnreachable),
+        LinkProblem::BadUrl => (SyncPhase::Error, ErrorCode::InvalidServerUrl),
+        LinkProblem::BadToken | LinkProblem::Refused(401 | 403) => {
+            (SyncPhase::Error, ErrorCode::NotEnrolled)
+        }
+        LinkProblem::Refused(_) => (SyncPhase::Offline, ErrorCode::ServerUnreachable),
+        LinkProblem::Storage => (SyncPhase::Error, ErrorCode::Storage),
+        LinkProblem::Protocol(_) => (SyncPhase::Error, ErrorCode::Internal),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use carnet_shared::ids::DocumentId;
+    use carnet_shared::net::DocumentSyncStatus;
+
+    use super::*;
+
+    fn doc(n: u8, pending: usize, server_has_all: bool) -> (DocumentId, DocumentSyncStatus) {
+        (
+            DocumentId::from_bytes([n; 16]),
+            DocumentSyncStatus {
+                server_has_all,
+                pending_changes: pending,
+                server_heads: None,
+                unavailable: false,
+            },
+        )
+    }
+
+    #[test]
+    fn connected_and_acknowledged_is_idle_with_the_last_sync_time() {
+        let at = UNIX_EPOCH + Duration::from_millis(1_769_814_000_123);
+        let view = status_view(&SyncStatus {
+            connected: true,
+            last_sync_ok_at: Some(at),
+            last_error: None,
+            documents: BTreeMap::from([doc(1, 0, true), doc(2, 0, true)]),
+        });
+        assert_eq!(view.phase, SyncPhase::Idle);
+        assert_eq!(view.pending, 0);
+        assert_eq!(view.last_sync_at, Some(1_769_814_000_123));
+        assert!(view.error.is_none());
+    }
+
+    #[test]
+    fn connected_with_unacknowledged_changes_is_syncing() {
+        let view = status_view(&SyncStatus {
+            connected: true,
+            last_sync_ok_at: None,
+            last_error: None,
+            documents: BTreeMap::from([doc(1, 0, true), doc(2, 3, false)]),
+        });
+        assert_eq!(view.phase, SyncPhase::Syncing);
+        assert_eq!(view.pending, 3);
+    }
+
+    #[test]
+    fn an_unreachable_server_is_offline_in_french_words() {
+        let view = status_view(&SyncStatus {
+            connected: false,
+            last_sync_ok_at: None,
+            last_error: Some(LinkProblem::Unreachable),
+            documents: BTreeMap::from([doc(2, 5, false)]),
+        });
+        assert_eq!(view.phase, SyncPhase::Offline);
+        assert_eq!(view.pending, 5);
+        let error = view.error.unwrap();
+        assert_eq!(error.code, ErrorCode::ServerUnreachable);
+        assert_eq!(error.message, "serveur injoignable");
+    }
+
+    #[test]
+    fn a_refused_token_is_an_error_not_offline() {
+        let view = status_view(&SyncStatus {
+            connected: false,
+            last_sync_ok_at: None,
+            last_error: Some(LinkProblem::Refused(401)),
+            documents: BTreeMap::new(),
+        });
+        assert_eq!(view.phase, SyncPhase::Error);
+        let error = view.error.unwrap();
+        assert_eq!(error.code, ErrorCode::NotEnrolled);
+        assert_eq!(error.message, "accès refusé par le serveur");
+    }
+
+    #[test]
+    fn a_document_the_server_refuses_is_an_error() {
+        let (id, mut refused) = doc(2, 0, true);
+        refused.unavailable = true;
+        let view = status_view(&SyncStatus {
+            connected: true,
+            last_sync_ok_at: None,
+            last_error: None,
+            documents: BTreeMap::from([(id, refused)]),
+        });
+        assert_eq!(view.phase, SyncPhase::Error);
+        assert_eq!(view.error.unwrap().code, ErrorCode::NotFound);
     }
 }

@@ -39,6 +39,15 @@ impl TestServer {
     }
 
     pub async fn start_with(dir: &Path, config: ServerConfig) -> anyhow::Result<Self> {
+        Self::bind(dir, config, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Restarts a stopped server on its address (`server.addr`), where its clients expect it.
+    pub async fn start_on(dir: &Path, addr: SocketAddr) -> anyhow::Result<Self> {
+        Self::bind(dir, ServerConfig::default(), addr).await
+    }
+
+    async fn bind(dir: &Path, config: ServerConfig, addr: SocketAddr) -> anyhow::Result<Self> {
         let db_path = dir.join("carnet.sqlite3");
         let db = Db::open(&db_path)?;
         let seed = NewToken {
@@ -56,7 +65,7 @@ impl TestServer {
             ensure_admin_token(c, Some(ADMIN_TOKEN), TokenSecret::generate(), seed)
         })?;
         let state = AppState::new(db, config)?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(carnet_server::serve(listener, state.clone(), async move {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::values::{self, opt, req};
-use super::{DocError, DocKind, check_header, write};
+use super::{DocError, DocKind, check_header, messages, write};
 use crate::model::{
     AgeBand, Alerts, Answer, Encounter, EncounterEdit, Installation, InterviewStatus, Millis,
     ObservedSex, PeopleCounts, Position, Situation, SpaceType,
@@ -35,24 +35,8 @@ pub fn record_encounter(
     encounter: &Encounter,
     now: Millis,
 ) -> Result<(), DocError> {
-    write(doc, "record encounter", now, |doc| {
-        check_header(doc, DocKind::Team)?;
-        let encounters = values::req_map(doc, &ROOT, ENCOUNTERS)?;
-        let key = encounter.id.to_string();
-        if doc.get(&encounters, key.as_str())?.is_some() {
-            return Err(DocError::EncounterExists(encounter.id));
-        }
-        let obj = doc.put_object(&encounters, key.as_str(), ObjType::Map)?;
-        values::put_str(doc, &obj, "id", &key)?;
-        values::put_timestamp(doc, &obj, "recordedAt", encounter.recorded_at)?;
-        values::put_str(doc, &obj, "sourceDevice", &encounter.source_device)?;
-        // The answers map is always created with the encounter: if two devices created it lazily
-        // and concurrently, one of the two maps (with its answers) would lose the conflict.
-        doc.put_object(&obj, ANSWERS, ObjType::Map)?;
-        for edit in edits_of(encounter) {
-            put_edit(doc, &obj, &edit)?;
-        }
-        Ok(())
+    write(doc, messages::RECORD_ENCOUNTER, now, |doc| {
+        tx::record_encounter(doc, encounter)
     })
 }
 
@@ -63,11 +47,8 @@ pub fn edit_encounter(
     edit: &EncounterEdit,
     now: Millis,
 ) -> Result<(), DocError> {
-    write(doc, "edit encounter", now, |doc| {
-        check_header(doc, DocKind::Team)?;
-        let obj = encounter_obj(doc, id)?;
-        put_edit(doc, &obj, edit)?;
-        Ok(())
+    write(doc, messages::EDIT_ENCOUNTER, now, |doc| {
+        tx::edit_encounter(doc, id, edit)
     })
 }
 
@@ -82,19 +63,8 @@ pub fn read_encounter<D: ReadDoc>(doc: &D, id: Uuid) -> Result<Encounter, DocErr
 /// many were removed. Automerge keeps deleted values in the change history: the text is gone
 /// from the current state (and from readers, exports, reports) but not from saved history.
 pub fn purge_distinctive_signs(doc: &mut AutoCommit, now: Millis) -> Result<usize, DocError> {
-    write(doc, "purge distinctive signs", now, |doc| {
-        check_header(doc, DocKind::Team)?;
-        let encounters = values::req_map(doc, &ROOT, ENCOUNTERS)?;
-        let ids: Vec<String> = doc.keys(&encounters).collect();
-        let mut purged = 0;
-        for key in ids {
-            let obj = values::req_map(doc, &encounters, &key)?;
-            if doc.get(&obj, "distinctiveSigns")?.is_some() {
-                doc.delete(&obj, "distinctiveSigns")?;
-                purged += 1;
-            }
-        }
-        Ok(purged)
+    write(doc, messages::PURGE_DISTINCTIVE_SIGNS, now, |doc| {
+        tx::purge_distinctive_signs(doc)
     })
 }
 
@@ -317,7 +287,11 @@ fn edits_of(e: &Encounter) -> Vec<EncounterEdit> {
     edits
 }
 
-fn put_edit(doc: &mut AutoCommit, obj: &ObjId, edit: &EncounterEdit) -> Result<(), DocError> {
+fn put_edit<T: Transactable>(
+    doc: &mut T,
+    obj: &ObjId,
+    edit: &EncounterEdit,
+) -> Result<(), DocError> {
     use EncounterEdit as E;
     let Some(key) = edit.key() else {
         let E::Answer {
@@ -387,5 +361,60 @@ fn put_edit(doc: &mut AutoCommit, obj: &ObjId, edit: &EncounterEdit) -> Result<(
             None => values::delete(doc, obj, key),
         },
         E::Answer { .. } => Err(DocError::Invalid("answer edit has no field key")),
+    }
+}
+
+/// The writers' operations, for any transaction (an `AutoCommit` or an `automerge`
+/// `Transaction` such as the sync driver's); the caller commits.
+pub(super) mod tx {
+    use super::*;
+
+    pub fn record_encounter<T: Transactable>(
+        doc: &mut T,
+        encounter: &Encounter,
+    ) -> Result<(), DocError> {
+        check_header(doc, DocKind::Team)?;
+        let encounters = values::req_map(doc, &ROOT, ENCOUNTERS)?;
+        let key = encounter.id.to_string();
+        if doc.get(&encounters, key.as_str())?.is_some() {
+            return Err(DocError::EncounterExists(encounter.id));
+        }
+        let obj = doc.put_object(&encounters, key.as_str(), ObjType::Map)?;
+        values::put_str(doc, &obj, "id", &key)?;
+        values::put_timestamp(doc, &obj, "recordedAt", encounter.recorded_at)?;
+        values::put_str(doc, &obj, "sourceDevice", &encounter.source_device)?;
+        // The answers map is always created with the encounter: if two devices created it
+        // lazily and concurrently, one of the two maps (with its answers) would lose the
+        // conflict.
+        doc.put_object(&obj, ANSWERS, ObjType::Map)?;
+        for edit in edits_of(encounter) {
+            put_edit(doc, &obj, &edit)?;
+        }
+        Ok(())
+    }
+
+    pub fn edit_encounter<T: Transactable>(
+        doc: &mut T,
+        id: Uuid,
+        edit: &EncounterEdit,
+    ) -> Result<(), DocError> {
+        check_header(doc, DocKind::Team)?;
+        let obj = encounter_obj(doc, id)?;
+        put_edit(doc, &obj, edit)
+    }
+
+    pub fn purge_distinctive_signs<T: Transactable>(doc: &mut T) -> Result<usize, DocError> {
+        check_header(doc, DocKind::Team)?;
+        let encounters = values::req_map(doc, &ROOT, ENCOUNTERS)?;
+        let ids: Vec<String> = doc.keys(&encounters).collect();
+        let mut purged = 0;
+        for key in ids {
+            let obj = values::req_map(doc, &encounters, &key)?;
+            if doc.get(&obj, "distinctiveSigns")?.is_some() {
+                doc.delete(&obj, "distinctiveSigns")?;
+                purged += 1;
+            }
+        }
+        Ok(purged)
     }
 }

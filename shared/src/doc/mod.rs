@@ -37,6 +37,45 @@ pub use night::{
 pub use review::{add_correction, create_review, decide_duplicate, read_review, resolve_conflict};
 pub use team::{add_to_tally, check_in, check_out, create_team, mark_coverage, read_team};
 
+/// The writers' operations without the commit, generic over
+/// [`Transactable`](automerge::transaction::Transactable): for a caller that owns the
+/// transaction, such as `net::ClientHandle::change_with`. Commit with the writer's message
+/// ([`messages`]) and [`commit_options`] so that the change looks the same as the `AutoCommit`
+/// writer's:
+///
+/// ```ignore
+/// client.change_with(team, doc::commit_options(doc::messages::RECORD_ENCOUNTER, now), |tx| {
+///     doc::tx::record_encounter(tx, &encounter)
+/// })
+/// ```
+pub mod tx {
+    pub use super::encounter::tx::*;
+    pub use super::night::tx::*;
+    pub use super::review::tx::*;
+    pub use super::team::tx::*;
+}
+
+/// The fixed change message of each writer (never any data in them).
+pub mod messages {
+    pub const CREATE_NIGHT: &str = "create night";
+    pub const PUT_SECTOR: &str = "put sector";
+    pub const SET_QUESTIONNAIRE: &str = "set questionnaire";
+    pub const PUT_TEAM: &str = "put team";
+    pub const CREATE_TEAM: &str = "create team";
+    pub const CREATE_TALLIES: &str = "create tallies";
+    pub const TALLY: &str = "tally";
+    pub const CHECK_IN: &str = "check in";
+    pub const CHECK_OUT: &str = "check out";
+    pub const MARK_COVERAGE: &str = "mark coverage";
+    pub const RECORD_ENCOUNTER: &str = "record encounter";
+    pub const EDIT_ENCOUNTER: &str = "edit encounter";
+    pub const PURGE_DISTINCTIVE_SIGNS: &str = "purge distinctive signs";
+    pub const CREATE_REVIEW: &str = "create review";
+    pub const DECIDE_DUPLICATE: &str = "decide duplicate";
+    pub const ADD_CORRECTION: &str = "add correction";
+    pub const RESOLVE_CONFLICT: &str = "resolve conflict";
+}
+
 /// The schema version this code writes and the newest it reads.
 pub const SCHEMA_VERSION: u64 = 1;
 
@@ -133,8 +172,10 @@ fn check_header<D: ReadDoc>(doc: &D, expected: DocKind) -> Result<(), DocError> 
 }
 
 /// Writes `schema` and `kind` into an empty document.
-fn init_header(doc: &mut AutoCommit, kind: DocKind) -> Result<(), DocError> {
-    use automerge::transaction::Transactable;
+fn init_header<T: automerge::transaction::Transactable>(
+    doc: &mut T,
+    kind: DocKind,
+) -> Result<(), DocError> {
     if doc.get(ROOT, "schema")?.is_some() || doc.get(ROOT, "kind")?.is_some() {
         return Err(DocError::AlreadyInitialised);
     }
@@ -168,11 +209,18 @@ fn write<T>(
 
 /// Commits pending operations as one change. Messages are fixed strings: no data in them.
 fn commit(doc: &mut AutoCommit, message: &'static str, now: crate::model::Millis) {
-    let options = automerge::transaction::CommitOptions::default()
+    doc.commit_with(commit_options(message, now));
+}
+
+/// The commit options of every writer: its fixed message ([`messages`]) and the time `now`
+/// (milliseconds, passed in; Automerge change times are in seconds).
+pub fn commit_options(
+    message: &str,
+    now: crate::model::Millis,
+) -> automerge::transaction::CommitOptions {
+    automerge::transaction::CommitOptions::default()
         .with_message(message.to_owned())
-        // Automerge change times are in seconds.
-        .with_time(now.div_euclid(1000));
-    doc.commit_with(options);
+        .with_time(now.div_euclid(1000))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};
 
 use super::values::{self, opt, req};
-use super::{DocError, DocKind, check_header, init_header, write};
+use super::{DocError, DocKind, check_header, init_header, messages, write};
 use crate::ids::DocumentId;
 use crate::model::{
     Millis, Night, NightHeader, QuestionnaireDefinition, Sector, SectorId, TeamId, is_iso_date,
@@ -22,17 +22,8 @@ pub fn create_night(
     header: &NightHeader,
     now: Millis,
 ) -> Result<(), DocError> {
-    write(doc, "create night", now, |doc| {
-        if !is_iso_date(&header.date) {
-            return Err(DocError::Invalid("night date is not YYYY-MM-DD"));
-        }
-        init_header(doc, DocKind::Night)?;
-        values::put_str(doc, &ROOT, "id", &header.id.to_string())?;
-        values::put_str(doc, &ROOT, "date", &header.date)?;
-        values::put_str(doc, &ROOT, "label", &header.label)?;
-        doc.put_object(ROOT, "sectors", ObjType::Map)?;
-        doc.put_object(ROOT, "teams", ObjType::Map)?;
-        Ok(())
+    write(doc, messages::CREATE_NIGHT, now, |doc| {
+        tx::create_night(doc, header)
     })
 }
 
@@ -43,7 +34,60 @@ pub fn put_sector(
     sector: &Sector,
     now: Millis,
 ) -> Result<(), DocError> {
-    write(doc, "put sector", now, |doc| {
+    write(doc, messages::PUT_SECTOR, now, |doc| {
+        tx::put_sector(doc, id, sector)
+    })
+}
+
+/// Publishes a questionnaire version (replacing the previous one as a whole).
+pub fn set_questionnaire(
+    doc: &mut AutoCommit,
+    q: &QuestionnaireDefinition,
+    now: Millis,
+) -> Result<(), DocError> {
+    write(doc, messages::SET_QUESTIONNAIRE, now, |doc| {
+        tx::set_questionnaire(doc, q)
+    })
+}
+
+/// Adds a team to the index: team id -> `automerge:` URL of its team document.
+pub fn put_team_ref(
+    doc: &mut AutoCommit,
+    team: &TeamId,
+    url: &str,
+    now: Millis,
+) -> Result<(), DocError> {
+    write(doc, messages::PUT_TEAM, now, |doc| {
+        tx::put_team_ref(doc, team, url)
+    })
+}
+
+/// The writers' operations, for any transaction (an `AutoCommit` or an `automerge`
+/// `Transaction` such as the sync driver's); the caller commits.
+pub(super) mod tx {
+    use super::*;
+
+    pub fn create_night<T: Transactable>(
+        doc: &mut T,
+        header: &NightHeader,
+    ) -> Result<(), DocError> {
+        if !is_iso_date(&header.date) {
+            return Err(DocError::Invalid("night date is not YYYY-MM-DD"));
+        }
+        init_header(doc, DocKind::Night)?;
+        values::put_str(doc, &ROOT, "id", &header.id.to_string())?;
+        values::put_str(doc, &ROOT, "date", &header.date)?;
+        values::put_str(doc, &ROOT, "label", &header.label)?;
+        doc.put_object(ROOT, "sectors", ObjType::Map)?;
+        doc.put_object(ROOT, "teams", ObjType::Map)?;
+        Ok(())
+    }
+
+    pub fn put_sector<T: Transactable>(
+        doc: &mut T,
+        id: &SectorId,
+        sector: &Sector,
+    ) -> Result<(), DocError> {
         check_header(doc, DocKind::Night)?;
         sector
             .validate()
@@ -56,16 +100,12 @@ pub fn put_sector(
         }
         values::put_str(doc, &obj, "geojson", &sector.geojson)?;
         Ok(())
-    })
-}
+    }
 
-/// Publishes a questionnaire version (replacing the previous one as a whole).
-pub fn set_questionnaire(
-    doc: &mut AutoCommit,
-    q: &QuestionnaireDefinition,
-    now: Millis,
-) -> Result<(), DocError> {
-    write(doc, "set questionnaire", now, |doc| {
+    pub fn set_questionnaire<T: Transactable>(
+        doc: &mut T,
+        q: &QuestionnaireDefinition,
+    ) -> Result<(), DocError> {
         check_header(doc, DocKind::Night)?;
         if serde_json::from_str::<serde_json::Value>(&q.definition).is_err() {
             return Err(DocError::Invalid("questionnaire definition is not JSON"));
@@ -74,23 +114,19 @@ pub fn set_questionnaire(
         values::put_uint(doc, &obj, "version", u64::from(q.version))?;
         values::put_str(doc, &obj, "definition", &q.definition)?;
         Ok(())
-    })
-}
+    }
 
-/// Adds a team to the index: team id -> `automerge:` URL of its team document.
-pub fn put_team_ref(
-    doc: &mut AutoCommit,
-    team: &TeamId,
-    url: &str,
-    now: Millis,
-) -> Result<(), DocError> {
-    write(doc, "put team", now, |doc| {
+    pub fn put_team_ref<T: Transactable>(
+        doc: &mut T,
+        team: &TeamId,
+        url: &str,
+    ) -> Result<(), DocError> {
         check_header(doc, DocKind::Night)?;
         DocumentId::parse_url(url).map_err(|_| DocError::Invalid("team document URL"))?;
         let teams = values::req_map(doc, &ROOT, "teams")?;
         values::put_str(doc, &teams, &team.0, url)?;
         Ok(())
-    })
+    }
 }
 
 /// Writes a whole night: header, then one change per sector, questionnaire and team.

@@ -12,20 +12,15 @@ use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};
 use uuid::Uuid;
 
 use super::values::{self, req};
-use super::{DocError, DocKind, check_header, init_header, write};
+use super::{DocError, DocKind, check_header, init_header, messages, write};
 use crate::model::{
     ConflictResolution, Correction, DuplicateDecision, DuplicateVerdict, EncounterEdit, Millis,
     Review, TeamId,
 };
 
 pub fn create_review(doc: &mut AutoCommit, night_id: Uuid, now: Millis) -> Result<(), DocError> {
-    write(doc, "create review", now, |doc| {
-        init_header(doc, DocKind::Review)?;
-        values::put_str(doc, &ROOT, "nightId", &night_id.to_string())?;
-        for key in ["duplicates", "corrections", "resolutions"] {
-            doc.put_object(ROOT, key, ObjType::Map)?;
-        }
-        Ok(())
+    write(doc, messages::CREATE_REVIEW, now, |doc| {
+        tx::create_review(doc, night_id)
     })
 }
 
@@ -35,7 +30,50 @@ pub fn decide_duplicate(
     decision: &DuplicateDecision,
     now: Millis,
 ) -> Result<(), DocError> {
-    write(doc, "decide duplicate", now, |doc| {
+    write(doc, messages::DECIDE_DUPLICATE, now, |doc| {
+        tx::decide_duplicate(doc, decision)
+    })
+}
+
+pub fn add_correction(
+    doc: &mut AutoCommit,
+    correction: &Correction,
+    now: Millis,
+) -> Result<(), DocError> {
+    write(doc, messages::ADD_CORRECTION, now, |doc| {
+        tx::add_correction(doc, correction)
+    })
+}
+
+/// Records the value chosen for a conflicted field (one resolution per encounter field).
+pub fn resolve_conflict(
+    doc: &mut AutoCommit,
+    resolution: &ConflictResolution,
+    now: Millis,
+) -> Result<(), DocError> {
+    write(doc, messages::RESOLVE_CONFLICT, now, |doc| {
+        tx::resolve_conflict(doc, resolution)
+    })
+}
+
+/// The writers' operations, for any transaction (an `AutoCommit` or an `automerge`
+/// `Transaction` such as the sync driver's); the caller commits.
+pub(super) mod tx {
+    use super::*;
+
+    pub fn create_review<T: Transactable>(doc: &mut T, night_id: Uuid) -> Result<(), DocError> {
+        init_header(doc, DocKind::Review)?;
+        values::put_str(doc, &ROOT, "nightId", &night_id.to_string())?;
+        for key in ["duplicates", "corrections", "resolutions"] {
+            doc.put_object(ROOT, key, ObjType::Map)?;
+        }
+        Ok(())
+    }
+
+    pub fn decide_duplicate<T: Transactable>(
+        doc: &mut T,
+        decision: &DuplicateDecision,
+    ) -> Result<(), DocError> {
         check_header(doc, DocKind::Review)?;
         let map = values::req_map(doc, &ROOT, "duplicates")?;
         let (first, second) = if decision.first <= decision.second {
@@ -50,15 +88,12 @@ pub fn decide_duplicate(
         values::put_str(doc, &obj, "decidedBy", &decision.decided_by)?;
         values::put_timestamp(doc, &obj, "decidedAt", decision.decided_at)?;
         Ok(())
-    })
-}
+    }
 
-pub fn add_correction(
-    doc: &mut AutoCommit,
-    correction: &Correction,
-    now: Millis,
-) -> Result<(), DocError> {
-    write(doc, "add correction", now, |doc| {
+    pub fn add_correction<T: Transactable>(
+        doc: &mut T,
+        correction: &Correction,
+    ) -> Result<(), DocError> {
         check_header(doc, DocKind::Review)?;
         let map = values::req_map(doc, &ROOT, "corrections")?;
         let obj = doc.put_object(&map, correction.id.to_string().as_str(), ObjType::Map)?;
@@ -73,16 +108,12 @@ pub fn add_correction(
         values::put_str(doc, &obj, "madeBy", &correction.made_by)?;
         values::put_timestamp(doc, &obj, "madeAt", correction.made_at)?;
         Ok(())
-    })
-}
+    }
 
-/// Records the value chosen for a conflicted field (one resolution per encounter field).
-pub fn resolve_conflict(
-    doc: &mut AutoCommit,
-    resolution: &ConflictResolution,
-    now: Millis,
-) -> Result<(), DocError> {
-    write(doc, "resolve conflict", now, |doc| {
+    pub fn resolve_conflict<T: Transactable>(
+        doc: &mut T,
+        resolution: &ConflictResolution,
+    ) -> Result<(), DocError> {
         check_header(doc, DocKind::Review)?;
         let map = values::req_map(doc, &ROOT, "resolutions")?;
         let obj = doc.put_object(&map, resolution.key().as_str(), ObjType::Map)?;
@@ -97,7 +128,7 @@ pub fn resolve_conflict(
         values::put_str(doc, &obj, "resolvedBy", &resolution.resolved_by)?;
         values::put_timestamp(doc, &obj, "resolvedAt", resolution.resolved_at)?;
         Ok(())
-    })
+    }
 }
 
 pub fn read_review<D: ReadDoc>(doc: &D) -> Result<Review, DocError> {

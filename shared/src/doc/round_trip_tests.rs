@@ -494,3 +494,22 @@ fn failed_write_leaves_no_half_encounter() {
         vec![&good.id]
     );
 }
+
+/// The `tx` writers inside an `automerge::Automerge` transaction (as the sync driver runs them)
+/// make the same document, change for change, as the `AutoCommit` writers.
+#[test]
+fn tx_writers_in_a_transaction_match_the_autocommit_writers() {
+    let encounter = minimal_encounter(uuid_at(T0, 1));
+    let mut auto = new_team(1);
+    record_encounter(&mut auto, &encounter, T0 + 5_000).unwrap();
+
+    let mut data = automerge::Automerge::load(&new_team(1).save()).unwrap();
+    data.set_actor(actor(1));
+    data.transact_with::<_, _, DocError, _>(
+        |_| commit_options(messages::RECORD_ENCOUNTER, T0 + 5_000),
+        |tx| tx::record_encounter(tx, &encounter),
+    )
+    .unwrap();
+    assert_eq!(data.get_heads(), auto.get_heads());
+    assert_eq!(read_team(&data).unwrap(), read_team(&auto).unwrap());
+}

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::encounter::read_encounters;
 use super::values::{self, opt, req};
-use super::{DocError, DocKind, check_header, init_header, write};
+use super::{DocError, DocKind, check_header, init_header, messages, write};
 use crate::model::{
     CoverageStatus, Millis, Round, SectorCoverage, SectorId, SpaceType, TallyDimension, Team,
     TeamHeader, TeamId,
@@ -26,27 +26,12 @@ use crate::model::{
 /// to its own, and readers see only the winner, so the loser's increments vanish. Creating every
 /// dimension here, before any device has the document, means devices only ever `increment`.
 pub fn create_team(doc: &mut AutoCommit, header: &TeamHeader, now: Millis) -> Result<(), DocError> {
-    write(doc, "create team", now, |doc| {
-        init_header(doc, DocKind::Team)?;
-        values::put_str(doc, &ROOT, "teamId", &header.team_id.0)?;
-        values::put_str(doc, &ROOT, "nightId", &header.night_id.to_string())?;
-        values::put_str(doc, &ROOT, "name", &header.name)?;
-        let sectors = doc.put_object(ROOT, "sectors", ObjType::Map)?;
-        for sector in &header.sectors {
-            values::put_bool(doc, &sectors, &sector.0, true)?;
-        }
-        for key in ["encounters", "rounds", "coverage", "tallies"] {
-            doc.put_object(ROOT, key, ObjType::Map)?;
-        }
-        Ok(())
+    write(doc, messages::CREATE_TEAM, now, |doc| {
+        tx::init_team(doc, header)
     })?;
     for &space_type in SpaceType::ALL {
-        write(doc, "create tallies", now, |doc| {
-            let tallies = values::req_map(doc, &ROOT, "tallies")?;
-            for dim in TallyDimension::all_for(space_type) {
-                doc.put(&tallies, dim.key().as_str(), ScalarValue::counter(0))?;
-            }
-            Ok(())
+        write(doc, messages::CREATE_TALLIES, now, |doc| {
+            tx::create_tallies(doc, space_type)
         })?;
     }
     Ok(())
@@ -62,7 +47,79 @@ pub fn add_to_tally(
     delta: i64,
     now: Millis,
 ) -> Result<(), DocError> {
-    write(doc, "tally", now, |doc| {
+    write(doc, messages::TALLY, now, |doc| {
+        tx::add_to_tally(doc, dim, delta)
+    })
+}
+
+/// Starts a round. Each check-in is its own map entry, so concurrent check-ins never clash.
+pub fn check_in(doc: &mut AutoCommit, round: &Round, now: Millis) -> Result<(), DocError> {
+    write(doc, messages::CHECK_IN, now, |doc| tx::check_in(doc, round))
+}
+
+/// Ends a round at `at`.
+pub fn check_out(
+    doc: &mut AutoCommit,
+    round_id: Uuid,
+    at: Millis,
+    now: Millis,
+) -> Result<(), DocError> {
+    write(doc, messages::CHECK_OUT, now, |doc| {
+        tx::check_out(doc, round_id, at)
+    })
+}
+
+/// Reports the coverage of a sector ("covered, 0 found" included). The report is a fresh map,
+/// so concurrent reports resolve to one whole report.
+pub fn mark_coverage(
+    doc: &mut AutoCommit,
+    sector: &SectorId,
+    coverage: &SectorCoverage,
+    now: Millis,
+) -> Result<(), DocError> {
+    write(doc, messages::MARK_COVERAGE, now, |doc| {
+        tx::mark_coverage(doc, sector, coverage)
+    })
+}
+
+/// The writers' operations, for any transaction (an `AutoCommit` or an `automerge`
+/// `Transaction` such as the sync driver's); the caller commits.
+pub(super) mod tx {
+    use super::*;
+
+    /// The first change of [`create_team`](super::create_team): header and empty maps.
+    pub fn init_team<T: Transactable>(doc: &mut T, header: &TeamHeader) -> Result<(), DocError> {
+        init_header(doc, DocKind::Team)?;
+        values::put_str(doc, &ROOT, "teamId", &header.team_id.0)?;
+        values::put_str(doc, &ROOT, "nightId", &header.night_id.to_string())?;
+        values::put_str(doc, &ROOT, "name", &header.name)?;
+        let sectors = doc.put_object(ROOT, "sectors", ObjType::Map)?;
+        for sector in &header.sectors {
+            values::put_bool(doc, &sectors, &sector.0, true)?;
+        }
+        for key in ["encounters", "rounds", "coverage", "tallies"] {
+            doc.put_object(ROOT, key, ObjType::Map)?;
+        }
+        Ok(())
+    }
+
+    /// One type of space's tally counters at zero (one change per type in `create_team`).
+    pub fn create_tallies<T: Transactable>(
+        doc: &mut T,
+        space_type: SpaceType,
+    ) -> Result<(), DocError> {
+        let tallies = values::req_map(doc, &ROOT, "tallies")?;
+        for dim in TallyDimension::all_for(space_type) {
+            doc.put(&tallies, dim.key().as_str(), ScalarValue::counter(0))?;
+        }
+        Ok(())
+    }
+
+    pub fn add_to_tally<T: Transactable>(
+        doc: &mut T,
+        dim: TallyDimension,
+        delta: i64,
+    ) -> Result<(), DocError> {
         check_header(doc, DocKind::Team)?;
         let tallies = values::req_map(doc, &ROOT, "tallies")?;
         let key = dim.key();
@@ -78,12 +135,9 @@ pub fn add_to_tally(
         }
         doc.increment(&tallies, key.as_str(), delta)?;
         Ok(())
-    })
-}
+    }
 
-/// Starts a round. Each check-in is its own map entry, so concurrent check-ins never clash.
-pub fn check_in(doc: &mut AutoCommit, round: &Round, now: Millis) -> Result<(), DocError> {
-    write(doc, "check in", now, |doc| {
+    pub fn check_in<T: Transactable>(doc: &mut T, round: &Round) -> Result<(), DocError> {
         check_header(doc, DocKind::Team)?;
         let rounds = values::req_map(doc, &ROOT, "rounds")?;
         let obj = doc.put_object(&rounds, round.id.to_string().as_str(), ObjType::Map)?;
@@ -96,17 +150,13 @@ pub fn check_in(doc: &mut AutoCommit, round: &Round, now: Millis) -> Result<(), 
             values::put_timestamp(doc, &obj, "checkedOutAt", out)?;
         }
         Ok(())
-    })
-}
+    }
 
-/// Ends a round at `at`.
-pub fn check_out(
-    doc: &mut AutoCommit,
-    round_id: Uuid,
-    at: Millis,
-    now: Millis,
-) -> Result<(), DocError> {
-    write(doc, "check out", now, |doc| {
+    pub fn check_out<T: Transactable>(
+        doc: &mut T,
+        round_id: Uuid,
+        at: Millis,
+    ) -> Result<(), DocError> {
         check_header(doc, DocKind::Team)?;
         let rounds = values::req_map(doc, &ROOT, "rounds")?;
         let obj = match doc.get(&rounds, round_id.to_string().as_str())? {
@@ -121,18 +171,13 @@ pub fn check_out(
         };
         values::put_timestamp(doc, &obj, "checkedOutAt", at)?;
         Ok(())
-    })
-}
+    }
 
-/// Reports the coverage of a sector ("covered, 0 found" included). The report is a fresh map,
-/// so concurrent reports resolve to one whole report.
-pub fn mark_coverage(
-    doc: &mut AutoCommit,
-    sector: &SectorId,
-    coverage: &SectorCoverage,
-    now: Millis,
-) -> Result<(), DocError> {
-    write(doc, "mark coverage", now, |doc| {
+    pub fn mark_coverage<T: Transactable>(
+        doc: &mut T,
+        sector: &SectorId,
+        coverage: &SectorCoverage,
+    ) -> Result<(), DocError> {
         check_header(doc, DocKind::Team)?;
         let map = values::req_map(doc, &ROOT, "coverage")?;
         let obj = doc.put_object(&map, sector.0.as_str(), ObjType::Map)?;
@@ -140,7 +185,7 @@ pub fn mark_coverage(
         values::put_timestamp(doc, &obj, "updatedAt", coverage.updated_at)?;
         values::put_str(doc, &obj, "device", &coverage.device)?;
         Ok(())
-    })
+    }
 }
 
 /// Materialises the whole team document.

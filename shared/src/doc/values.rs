@@ -1,7 +1,7 @@
 //! Typed access to Automerge values: strict about types, explicit about absence.
 
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value};
+use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value};
 use uuid::Uuid;
 
 use super::DocError;
@@ -144,8 +144,8 @@ pub(crate) fn req_map<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Result<Obj
     }
 }
 
-pub(crate) fn put_str(
-    doc: &mut AutoCommit,
+pub(crate) fn put_str<T: Transactable>(
+    doc: &mut T,
     obj: &ObjId,
     key: &str,
     value: &str,
@@ -154,8 +154,8 @@ pub(crate) fn put_str(
     Ok(())
 }
 
-pub(crate) fn put_timestamp(
-    doc: &mut AutoCommit,
+pub(crate) fn put_timestamp<T: Transactable>(
+    doc: &mut T,
     obj: &ObjId,
     key: &str,
     ms: i64,
@@ -164,8 +164,8 @@ pub(crate) fn put_timestamp(
     Ok(())
 }
 
-pub(crate) fn put_uint(
-    doc: &mut AutoCommit,
+pub(crate) fn put_uint<T: Transactable>(
+    doc: &mut T,
     obj: &ObjId,
     key: &str,
     n: u64,
@@ -174,8 +174,8 @@ pub(crate) fn put_uint(
     Ok(())
 }
 
-pub(crate) fn put_bool(
-    doc: &mut AutoCommit,
+pub(crate) fn put_bool<T: Transactable>(
+    doc: &mut T,
     obj: &ObjId,
     key: &str,
     b: bool,
@@ -185,7 +185,7 @@ pub(crate) fn put_bool(
 }
 
 /// Deletes `key` if present (deleting an absent key would be a pointless op).
-pub(crate) fn delete(doc: &mut AutoCommit, obj: &ObjId, key: &str) -> Result<(), DocError> {
+pub(crate) fn delete<T: Transactable>(doc: &mut T, obj: &ObjId, key: &str) -> Result<(), DocError> {
     if doc.get(obj, key)?.is_some() {
         doc.delete(obj, key)?;
     }

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use automerge::transaction::Transaction;
+use automerge::transaction::{CommitOptions, Transaction};
 use automerge::{Automerge, ChangeHash};
 use rusqlite::{OptionalExtension, params};
 use tokio::sync::{Notify, broadcast, mpsc, watch};
@@ -128,9 +128,11 @@ pub(super) async fn start(
 }
 
 impl Shared {
+    /// `options` are the commit's message and time (`None`: Automerge's defaults).
     pub(super) async fn change<R, E, F>(
         &self,
         doc: DocumentId,
+        options: Option<CommitOptions>,
         f: F,
     ) -> Result<Result<Changed<R>, E>, NetError>
     where
@@ -145,7 +147,11 @@ impl Shared {
         }
         let (out, step) = core.engine.with_doc_mut(doc, |data| {
             data.set_actor(actor);
-            data.transact(f).map(|s| s.result).map_err(|e| e.error)
+            let result = match options {
+                Some(options) => data.transact_with(|_| options, f),
+                None => data.transact(f),
+            };
+            result.map(|s| s.result).map_err(|e| e.error)
         })?;
         let heads = heads_of(core.engine.document(&doc));
         self.apply_step(&mut core, step).await?;

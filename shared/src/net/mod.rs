@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use automerge::transaction::Transaction;
+use automerge::transaction::{CommitOptions, Transaction};
 use automerge::{Automerge, ChangeHash};
 use tokio::sync::{broadcast, watch};
 
@@ -107,7 +107,24 @@ impl ClientHandle {
         R: Send,
         E: Send,
     {
-        self.shared.change(doc, f).await
+        self.shared.change(doc, None, f).await
+    }
+
+    /// [`change`](Self::change) with the commit's message and time, e.g.
+    /// `doc::commit_options(doc::messages::RECORD_ENCOUNTER, now)`, so that a change made
+    /// through the driver carries the same fixed message and the caller's clock.
+    pub async fn change_with<R, E, F>(
+        &self,
+        doc: DocumentId,
+        options: CommitOptions,
+        f: F,
+    ) -> Result<Result<Changed<R>, E>, NetError>
+    where
+        F: FnOnce(&mut Transaction<'_>) -> Result<R, E> + Send,
+        R: Send,
+        E: Send,
+    {
+        self.shared.change(doc, Some(options), f).await
     }
 
     /// Creates `doc` with a first change made by `f`, stores it, keeps it in sync from now on.

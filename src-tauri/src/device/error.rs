@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde::ser::SerializeStruct;
 
 use carnet_shared::doc::DocError;
+use carnet_shared::net::NetError;
 use carnet_shared::store::StoreError;
 
 /// The error codes the UI words (`BACKEND_ERROR_CODES` in `ui/src/backend.ts`, minus `ipc`,
@@ -36,6 +37,9 @@ pub enum DeviceError {
     InvalidServerUrl,
     #[error("server unreachable")]
     ServerUnreachable,
+    /// Enrolled, but the team or night document has not arrived from the server (yet).
+    #[error("the team documents have not arrived from the server")]
+    DocumentsMissing,
     #[error("unknown enrolment code")]
     InvalidEnrolmentCode,
     #[error("enrolment code already used")]
@@ -60,6 +64,8 @@ pub enum DeviceError {
     Sqlite(#[from] rusqlite::Error),
     #[error("document: {0}")]
     Document(#[from] DocError),
+    #[error("sync client: {0}")]
+    Sync(#[from] NetError),
     #[error("internal: {0}")]
     Internal(&'static str),
 }
@@ -69,7 +75,7 @@ impl DeviceError {
         match self {
             Self::NotEnrolled => ErrorCode::NotEnrolled,
             Self::InvalidServerUrl => ErrorCode::InvalidServerUrl,
-            Self::ServerUnreachable => ErrorCode::ServerUnreachable,
+            Self::ServerUnreachable | Self::DocumentsMissing => ErrorCode::ServerUnreachable,
             Self::InvalidEnrolmentCode => ErrorCode::InvalidEnrolmentCode,
             Self::EnrolmentCodeUsed => ErrorCode::EnrolmentCodeUsed,
             Self::InvalidInput(_) => ErrorCode::InvalidInput,
@@ -79,6 +85,8 @@ impl DeviceError {
             Self::NoOpenRound => ErrorCode::NoOpenRound,
             Self::RoundAlreadyOpen => ErrorCode::RoundAlreadyOpen,
             Self::Storage(_) | Self::Sqlite(_) => ErrorCode::Storage,
+            Self::Sync(NetError::Store(_) | NetError::StoreUnavailable) => ErrorCode::Storage,
+            Self::Sync(_) => ErrorCode::Internal,
             Self::Document(DocError::NoSuchEncounter(_) | DocError::NoSuchRound(_)) => {
                 ErrorCode::NotFound
             }
@@ -91,6 +99,10 @@ impl DeviceError {
     fn public_message(&self) -> String {
         match self {
             Self::Storage(_) | Self::Sqlite(_) => "local storage error".to_owned(),
+            Self::Sync(NetError::Store(_) | NetError::StoreUnavailable) => {
+                "local storage error".to_owned()
+            }
+            Self::Sync(_) => "sync client error".to_owned(),
             Self::Document(_) => "team document error".to_owned(),
             other => other.to_string(),
         }

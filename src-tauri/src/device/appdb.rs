@@ -1,0 +1,217 @@
+//! The app's own tables (identity, enrolment, drafts) through the app's connection to the
+//! SQLite file. The sync driver has its own connection to the same file (chunks, sync states);
+//! both are WAL with `synchronous=FULL`, so a write is on disk when it returns.
+//!
+//! SQLite never runs on the async runtime: every call goes through `spawn_blocking`.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use automerge::ActorId;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use carnet_shared::ids::DocumentId;
+use carnet_shared::model::Millis;
+use carnet_shared::store::Store;
+
+use super::draft::EncounterDraft;
+use super::error::DeviceError;
+use super::{Enrolment, schema};
+
+/// What the file says about this installation when it is opened.
+pub(super) struct Opened {
+    pub db: AppDb,
+    pub device_id: String,
+    pub actor: ActorId,
+    pub enrolment: Option<Enrolment>,
+}
+
+#[derive(Clone)]
+pub(super) struct AppDb {
+    // A `Store` for its pragmas (WAL, synchronous=FULL, busy timeout) and migrations; the
+    // app's tables are reached through its connection.
+    store: Arc<Mutex<Store>>,
+}
+
+impl AppDb {
+    /// Opens (creating if needed) the file, runs the app's migrations, and makes this
+    /// installation's identity from `fresh_identity` the first time. Blocking.
+    pub fn open(path: &Path, fresh_identity: [u8; 16]) -> Result<Opened, DeviceError> {
+        let mut store = Store::open(path)?;
+        store.migrate(schema::NAMESPACE, schema::MIGRATIONS)?;
+        let conn = store.connection();
+        let stored: Option<(String, Vec<u8>)> = conn
+            .query_row(
+                "SELECT device_id, actor FROM app_identity WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (device_id, actor) = match stored {
+            Some(found) => found,
+            None => {
+                let id = uuid::Builder::from_random_bytes(fresh_identity).into_uuid();
+                let device_id = format!("device-{id}");
+                conn.execute(
+                    "INSERT INTO app_identity (id, device_id, actor) VALUES (1, ?1, ?2)",
+                    params![device_id, fresh_identity.as_slice()],
+                )?;
+                (device_id, fresh_identity.to_vec())
+            }
+        };
+        let enrolment = read_enrolment(conn)?;
+        Ok(Opened {
+            db: Self {
+                store: Arc::new(Mutex::new(store)),
+            },
+            device_id,
+            actor: ActorId::from(actor),
+            enrolment,
+        })
+    }
+
+    /// Runs `f` on the app's connection off the async runtime.
+    async fn call<T, F>(&self, f: F) -> Result<T, DeviceError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, DeviceError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = store
+                .lock()
+                .map_err(|_| DeviceError::Internal("app database lock poisoned"))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|_| DeviceError::Internal("app database task failed"))?
+    }
+
+    pub async fn save_enrolment(&self, e: Enrolment, now: Millis) -> Result<(), DeviceError> {
+        self.call(move |s| {
+            s.connection().execute(
+                "INSERT INTO app_enrolment
+                     (id, server_url, token, peer_id, team_name, night_doc, team_doc, enrolled_at)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (id) DO UPDATE SET server_url = excluded.server_url,
+                     token = excluded.token, peer_id = excluded.peer_id,
+                     team_name = excluded.team_name, night_doc = excluded.night_doc,
+                     team_doc = excluded.team_doc, enrolled_at = excluded.enrolled_at",
+                params![
+                    e.server_url,
+                    e.token,
+                    e.peer_id,
+                    e.team_name,
+                    e.night_doc.as_bytes().as_slice(),
+                    e.team_doc.as_bytes().as_slice(),
+                    now
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Stores document bytes as one chunk (seeding a device before the sync client runs).
+    pub async fn store_document(&self, doc: DocumentId, bytes: Vec<u8>) -> Result<(), DeviceError> {
+        self.call(move |s| {
+            s.apply(&[carnet_shared::storage::StorageWrite::incremental(
+                doc, bytes,
+            )])?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn list_drafts(&self) -> Result<Vec<EncounterDraft>, DeviceError> {
+        self.call(|s| {
+            let mut stmt = s
+                .connection()
+                .prepare("SELECT draft FROM app_drafts ORDER BY updated_at DESC, id")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            let mut drafts = Vec::new();
+            for row in rows {
+                // A draft this build cannot read (written by a newer one) is skipped.
+                if let Ok(d) = serde_json::from_str::<EncounterDraft>(&row?) {
+                    drafts.push(d);
+                }
+            }
+            Ok(drafts)
+        })
+        .await
+    }
+
+    pub async fn save_draft(&self, draft: &EncounterDraft, now: Millis) -> Result<(), DeviceError> {
+        let id = draft.id.to_string();
+        let json = serde_json::to_string(draft).map_err(|_| DeviceError::Internal("draft"))?;
+        self.call(move |s| {
+            s.connection().execute(
+                "INSERT INTO app_drafts (id, draft, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET draft = excluded.draft,
+                     updated_at = excluded.updated_at",
+                params![id, json, now],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn discard_draft(&self, id: uuid::Uuid) -> Result<(), DeviceError> {
+        self.call(move |s| {
+            s.connection().execute(
+                "DELETE FROM app_drafts WHERE id = ?1",
+                params![id.to_string()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn draft(&self, id: uuid::Uuid) -> Result<Option<EncounterDraft>, DeviceError> {
+        self.call(move |s| {
+            let json: Option<String> = s
+                .connection()
+                .query_row(
+                    "SELECT draft FROM app_drafts WHERE id = ?1",
+                    params![id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+        })
+        .await
+    }
+}
+
+fn read_enrolment(conn: &Connection) -> Result<Option<Enrolment>, DeviceError> {
+    type Row = (String, String, String, String, Vec<u8>, Vec<u8>);
+    let row: Option<Row> = conn
+        .query_row(
+            "SELECT server_url, token, peer_id, team_name, night_doc, team_doc
+             FROM app_enrolment WHERE id = 1",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((server_url, token, peer_id, team_name, night, team)) = row else {
+        return Ok(None);
+    };
+    let bad = |_| DeviceError::Internal("stored document id");
+    Ok(Some(Enrolment {
+        server_url,
+        token,
+        peer_id,
+        team_name,
+        night_doc: DocumentId::from_slice(&night).map_err(bad)?,
+        team_doc: DocumentId::from_slice(&team).map_err(bad)?,
+    }))
+}
