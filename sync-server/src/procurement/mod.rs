@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod db;
+pub mod download;
 pub mod http;
 pub mod import;
 pub mod model;
