@@ -181,7 +181,7 @@ fn extra_cases(_s: &Samples) -> Vec<(String, Vec<String>)> {
 
 fn app(db: PathBuf) -> Router {
     let state = ProcurementState {
-        db_path: db,
+        db: std::sync::Arc::new(carnet_server::procurement::pool::ProcurementDb::new(db)),
         ocid_prefix: OCID_PREFIX.into(),
         publisher_name: "bench".into(),
         base_url: "http://127.0.0.1".into(),

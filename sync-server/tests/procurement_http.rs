@@ -46,7 +46,9 @@ async fn ocds_routes_page_filter_and_find_by_ocid() {
         .unwrap();
     drop(conn);
     let app = router(ProcurementState {
-        db_path: dir.path().join("carnet.sqlite3"),
+        db: std::sync::Arc::new(carnet_server::procurement::pool::ProcurementDb::new(
+            dir.path().join("carnet.sqlite3"),
+        )),
         ocid_prefix: "ocds-test".into(),
         publisher_name: "Ville de Paris".into(),
         base_url: "https://carnet.example.org".into(),

@@ -1,7 +1,6 @@
 //! `/ocds/...` routes: release and record packages (paginated, filtered), one
 //! contracting process by ocid, and the local DECP extension files.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
@@ -11,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
 
-use super::db;
 use super::ocds::{self, OcdsConfig};
+use super::pool::ProcurementDb;
 use super::publish::{self, ContractFilter, Page, PublishError};
 
 /// Returns the current time as RFC 3339 (injected so tests control it).
@@ -20,8 +19,8 @@ pub type Clock = Arc<dyn Fn() -> String + Send + Sync>;
 
 #[derive(Clone)]
 pub struct ProcurementState {
-    /// The server's SQLite file (procurement tables are migrated on first use).
-    pub db_path: PathBuf,
+    /// The server's SQLite file: migrated once, connections shared by all requests.
+    pub db: Arc<ProcurementDb>,
     pub ocid_prefix: String,
     pub publisher_name: String,
     /// Public base URL (e.g. `https://carnet.example.org`), used for package URIs and
@@ -110,16 +109,19 @@ async fn list(state: ProcurementState, q: ListQuery, kind: Kind) -> Response {
         "{}/ocds/{path}?page={}&per_page={}",
         state.base_url, page.page, page.per_page
     );
-    let db_path = state.db_path.clone();
+    let db = state.db.clone();
     let filter = q.filter.clone();
     let result = blocking(move || {
-        let conn = db::open(&db_path)?;
-        let total = publish::count(&conn, &filter)?;
-        let package = match kind {
-            Kind::Releases => publish::release_package(&conn, &cfg, &uri, &filter, page)?,
-            Kind::Records => publish::record_package(&conn, &cfg, &uri, &filter, page)?,
-        };
-        Ok((total, package))
+        db.read(|conn| {
+            let total = db.cached_count(conn, &format!("ocds {filter:?}"), |c| {
+                publish::count(c, &filter)
+            })?;
+            let package = match kind {
+                Kind::Releases => publish::release_package(conn, &cfg, &uri, &filter, page)?,
+                Kind::Records => publish::record_package(conn, &cfg, &uri, &filter, page)?,
+            };
+            Ok((total, package))
+        })
     })
     .await;
     match result {
@@ -161,10 +163,9 @@ async fn one(state: ProcurementState, ocid: String, kind: Kind) -> Response {
         Kind::Records => "records",
     };
     let uri = format!("{}/ocds/{path}/{ocid}", state.base_url);
-    let db_path = state.db_path.clone();
+    let db = state.db.clone();
     let result = blocking(move || {
-        let conn = db::open(&db_path)?;
-        let Some(stored) = publish::by_ocid(&conn, &cfg, &ocid)? else {
+        let Some(stored) = db.read(|conn| publish::by_ocid(conn, &cfg, &ocid))? else {
             return Ok(None);
         };
         let releases = ocds::releases(&cfg, &stored.contract, &stored.cpv);

@@ -8,6 +8,7 @@ pub mod http;
 pub mod import;
 pub mod model;
 pub mod ocds;
+pub mod pool;
 pub mod publish;
 pub mod quality;
 pub mod sanitize;
