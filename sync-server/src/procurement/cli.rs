@@ -42,6 +42,9 @@ pub enum CliError {
     Import(#[from] ImportError),
 }
 
+/// `PRAGMA cache_size` of the import connection, in KiB (negative = KiB for SQLite).
+const IMPORT_CACHE_KIB: i64 = -131_072;
+
 /// Runs an import and prints the summary (French, for the operator). `now` is the
 /// RFC 3339 start time recorded in the run log.
 ///
@@ -56,6 +59,10 @@ pub fn run_import(args: &ImportArgs, now: &str) -> Result<ImportReport, CliError
     };
     // Opened (and migrated) first: a wrong --db fails before a long download.
     let mut conn = db::open(&args.db)?;
+    // 128 MiB of page cache for this connection (default 2 MiB): the contracts table's
+    // indexes outgrow the default past ~50k contracts and every insert then re-reads pages
+    // (docs/benchmarks-procurement.md).
+    conn.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
     // Kept alive until the import ends: dropping it deletes the downloaded file.
     let mut downloaded = None;
     let (file, commit) = if is_url(&args.source) {

@@ -191,9 +191,9 @@ fn build(
     cfg: &OcdsConfig,
     by_year: bool,
 ) -> Result<Arc<Page>, ViewError> {
-    let version = match db.read(|c| schema::current(c))? {
+    let version = match db.read(schema::current)? {
         Some(version) => version,
-        None => db.write(|c| schema::refresh(c))?,
+        None => db.write(schema::refresh)?,
     };
     let key = format!(
         "{}\u{0}{version}\u{0}{view:?}\u{0}{}\u{0}{by_year}",
