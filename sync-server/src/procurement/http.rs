@@ -64,6 +64,9 @@ pub fn router(state: ProcurementState) -> Router {
 pub struct ListQuery {
     pub page: Option<u32>,
     pub per_page: Option<u32>,
+    /// Keyset cursor (rowid of the last contract of the previous page), as given by the
+    /// `Link: rel="next"` header.
+    pub after: Option<i64>,
     #[serde(flatten)]
     pub filter: ContractFilter,
 }
@@ -74,11 +77,6 @@ fn json_text(body: &'static str) -> Response {
 
 fn json_response(v: &Value) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
-}
-
-fn failure(e: &PublishError) -> Response {
-    tracing::error!(error = %e, "ocds publication failed");
-    (StatusCode::INTERNAL_SERVER_ERROR, "erreur interne").into_response()
 }
 
 async fn blocking<T: Send + 'static>(
@@ -95,19 +93,53 @@ enum Kind {
     Records,
 }
 
+fn failure(e: &PublishError) -> Response {
+    match e {
+        PublishError::UnknownCursor(_) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        _ => {
+            tracing::error!(error = %e, "ocds publication failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "erreur interne").into_response()
+        }
+    }
+}
+
+/// The filter and page size as a query string, for the `Link` header.
+fn list_query(filter: &ContractFilter, per_page: u32) -> String {
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    for (k, v) in [
+        ("buyer", &filter.buyer),
+        ("supplier", &filter.supplier),
+        ("cpv", &filter.cpv),
+        ("date_from", &filter.date_from),
+        ("date_to", &filter.date_to),
+    ] {
+        if let Some(v) = v {
+            pairs.push((k, v.clone()));
+        }
+    }
+    pairs.push(("per_page", per_page.to_string()));
+    serde_urlencoded::to_string(&pairs).unwrap_or_default()
+}
+
 async fn list(state: ProcurementState, q: ListQuery, kind: Kind) -> Response {
     let page = Page {
         page: q.page.unwrap_or(1).max(1),
         per_page: q.per_page.unwrap_or(100).clamp(1, publish::MAX_PER_PAGE),
+        after: q.after,
     };
     let cfg = state.config();
     let path = match kind {
         Kind::Releases => "releases",
         Kind::Records => "records",
     };
+    let position = match page.after {
+        Some(after) => format!("after={after}"),
+        None => format!("page={}", page.page),
+    };
     let uri = format!(
-        "{}/ocds/{path}?page={}&per_page={}",
-        state.base_url, page.page, page.per_page
+        "{}/ocds/{path}?{position}&{}",
+        state.base_url,
+        list_query(&q.filter, page.per_page)
     );
     let db = state.db.clone();
     let filter = q.filter.clone();
@@ -116,27 +148,43 @@ async fn list(state: ProcurementState, q: ListQuery, kind: Kind) -> Response {
             let total = db.cached_count(conn, &format!("ocds {filter:?}"), |c| {
                 publish::count(c, &filter)
             })?;
+            let stored = publish::contracts(conn, &filter, page)?;
+            let last = stored.last().map(|s| s.rowid);
+            let full = stored.len() == page.per_page as usize;
             let package = match kind {
-                Kind::Releases => publish::release_package(conn, &cfg, &uri, &filter, page)?,
-                Kind::Records => publish::record_package(conn, &cfg, &uri, &filter, page)?,
+                Kind::Releases => ocds::release_package(
+                    &cfg,
+                    &uri,
+                    stored
+                        .iter()
+                        .flat_map(|s| ocds::releases(&cfg, &s.contract, &s.cpv))
+                        .collect(),
+                ),
+                Kind::Records => ocds::record_package(
+                    &cfg,
+                    &uri,
+                    stored
+                        .iter()
+                        .map(|s| ocds::record(ocds::releases(&cfg, &s.contract, &s.cpv)))
+                        .collect(),
+                ),
             };
-            Ok((total, package))
+            // A full page may have a successor; the cursor makes it as cheap as the first.
+            Ok((total, package, last.filter(|_| full)))
         })
     })
     .await;
     match result {
-        Ok((total, package)) => {
+        Ok((total, package, next_after)) => {
             let mut response = json_response(&package);
             if let Ok(v) = HeaderValue::from_str(&total.to_string()) {
                 response.headers_mut().insert("x-total-count", v);
             }
-            let last = (total + i64::from(page.per_page) - 1) / i64::from(page.per_page);
-            if i64::from(page.page) < last {
+            if let Some(after) = next_after {
                 let next = format!(
-                    "<{}/ocds/{path}?page={}&per_page={}>; rel=\"next\"",
+                    "<{}/ocds/{path}?after={after}&{}>; rel=\"next\"",
                     state.base_url,
-                    page.page + 1,
-                    page.per_page
+                    list_query(&q.filter, page.per_page)
                 );
                 if let Ok(v) = HeaderValue::from_str(&next) {
                     response.headers_mut().insert(header::LINK, v);
