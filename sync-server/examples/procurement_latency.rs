@@ -71,6 +71,9 @@ struct Samples {
     division: String,
     ocids: Vec<String>,
     rowids: Vec<i64>,
+    /// Keyset cursors equivalent to `page=100` and to the last page (per_page 100).
+    after_page_100: i64,
+    after_last_page: i64,
     total: i64,
 }
 
@@ -113,6 +116,16 @@ fn samples(conn: &Connection) -> anyhow::Result<Samples> {
     let rowids = stmt
         .query_map([step], |r| r.get::<_, i64>(0))?
         .collect::<Result<Vec<_>, _>>()?;
+    let cursor = |offset: i64| -> anyhow::Result<i64> {
+        Ok(conn.query_row(
+            "SELECT rowid FROM procurement_contracts
+             ORDER BY date_notification, buyer_id, contract_id LIMIT 1 OFFSET ?1",
+            [offset.max(0)],
+            |r| r.get(0),
+        )?)
+    };
+    let after_page_100 = cursor(99 * 100 - 1)?;
+    let after_last_page = cursor(((total - 1) / 100) * 100 - 1)?;
     Ok(Samples {
         top_buyer,
         mid_buyer,
@@ -120,6 +133,8 @@ fn samples(conn: &Connection) -> anyhow::Result<Samples> {
         division,
         ocids,
         rowids,
+        after_page_100,
+        after_last_page,
         total,
     })
 }
@@ -139,6 +154,14 @@ fn cases(s: &Samples) -> Vec<(String, Vec<String>)> {
         (
             format!("/ocds/releases?page={last_page} (last)"),
             vec![format!("/ocds/releases?page={last_page}")],
+        ),
+        (
+            "/ocds/releases?after= (keyset, = page 100)".into(),
+            vec![format!("/ocds/releases?after={}", s.after_page_100)],
+        ),
+        (
+            "/ocds/releases?after= (keyset, = last page)".into(),
+            vec![format!("/ocds/releases?after={}", s.after_last_page)],
         ),
         (
             "/ocds/releases?buyer= (largest buyer)".into(),
