@@ -201,8 +201,11 @@ $(cat "$WORK/summaries.md")
 ## Route latency on the $CONTRACTS-contract database (load at start: $LAT_LOAD)
 
 In-process through the axum router (\`tower::ServiceExt::oneshot\`, no socket), $REQUESTS
-sequential requests per row after one warm-up, release build, per-page default 100. Each
-request opens the SQLite file (as the server does) and builds OCDS from the stored rows.
+sequential requests per row after one warm-up request (its time is the \`first\` column),
+release build, per-page default 100. The state is built once as the server builds it
+(\`ProcurementDb\`: migrated once, pooled read-only connections, cached counts); OCDS is
+built from the stored rows on every request; a view page is computed by its first request
+and then served from the page cache until the next import.
 
 $(cat "$WORK/latency.md")
 EOF

@@ -138,9 +138,13 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn procurement_state(state: &AppState) -> Option<crate::procurement::http::ProcurementState> {
-    let db_path = state.db.path()?.to_path_buf();
+    let db = crate::procurement::pool::ProcurementDb::new(state.db.path()?);
+    // Migrated here, once; a failure is logged and retried by the first request.
+    if let Err(e) = db.prepare() {
+        tracing::error!(error = %e, "procurement tables not ready");
+    }
     Some(crate::procurement::http::ProcurementState {
-        db_path,
+        db: Arc::new(db),
         ocid_prefix: state.config.ocid_prefix.clone(),
         publisher_name: "Ville de Paris".to_owned(),
         base_url: state.config.public_base_url.clone(),

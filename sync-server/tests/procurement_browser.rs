@@ -167,7 +167,9 @@ async fn procurement_views_in_headless_chromium() {
     );
     drop(conn);
     let state = ProcurementState {
-        db_path: dir.path().join("carnet.sqlite3"),
+        db: std::sync::Arc::new(carnet_server::procurement::pool::ProcurementDb::new(
+            dir.path().join("carnet.sqlite3"),
+        )),
         ocid_prefix: "ocds-test00".into(),
         publisher_name: "Carnet (tests)".into(),
         base_url: "http://127.0.0.1".into(),

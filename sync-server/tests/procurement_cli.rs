@@ -3,7 +3,7 @@
 
 mod procurement_common;
 
-use carnet_server::procurement::cli::{CliError, ImportArgs, run_import};
+use carnet_server::procurement::cli::{ImportArgs, run_import};
 use procurement_common::*;
 
 fn args(source: String, db: std::path::PathBuf, data: &std::path::Path) -> ImportArgs {
@@ -30,19 +30,4 @@ fn import_command_counts_add_up_and_a_rerun_changes_nothing() {
     assert_eq!(first.imported() + first.rejected, first.read);
     let second = run_import(&a, "2026-01-02T00:00:00Z").unwrap();
     assert_eq!((second.inserted, second.updated), (0, 0));
-}
-
-#[test]
-fn a_url_source_is_refused_with_a_clear_error_until_downloads_exist() {
-    let Some(data) = data_dir() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let result = run_import(
-        &args(
-            "https://www.data.gouv.fr/decp.json".into(),
-            dir.path().join("a.sqlite3"),
-            &data,
-        ),
-        "2026-01-01T00:00:00Z",
-    );
-    assert!(matches!(result, Err(CliError::UrlUnsupported)));
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use carnet_server::procurement::http::{ProcurementState, router};
+use carnet_server::procurement::pool::ProcurementDb;
 use http_body_util::BodyExt;
 use procurement_common::*;
 use serde_json::Value;
@@ -29,6 +30,47 @@ async fn get(app: &axum::Router, uri: &str) -> (StatusCode, axum::http::HeaderMa
     )
 }
 
+/// Every ocid of a listing walked by page number (`&page=N` appended).
+async fn ocids_by_page(app: &axum::Router, first: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for page in 1.. {
+        let (_, _, body) = get(app, &format!("{first}&page={page}")).await;
+        let records = body["records"].as_array().unwrap();
+        if records.is_empty() {
+            break;
+        }
+        out.extend(
+            records
+                .iter()
+                .map(|r| r["ocid"].as_str().unwrap().to_string()),
+        );
+    }
+    out
+}
+
+/// Every ocid of a listing walked through the `Link: rel="next"` headers.
+async fn ocids_by_link(app: &axum::Router, first: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut next = Some(first.to_string());
+    while let Some(uri) = next.take() {
+        let (status, headers, body) = get(app, &uri).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        out.extend(
+            body["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["ocid"].as_str().unwrap().to_string()),
+        );
+        next = headers.get("link").map(|l| {
+            let l = l.to_str().unwrap();
+            let start = l.find("/ocds/").unwrap();
+            l[start..l.find('>').unwrap()].to_string()
+        });
+    }
+    out
+}
+
 #[tokio::test]
 async fn ocds_routes_page_filter_and_find_by_ocid() {
     let Some(data) = data_dir() else { return };
@@ -46,7 +88,9 @@ async fn ocds_routes_page_filter_and_find_by_ocid() {
         .unwrap();
     drop(conn);
     let app = router(ProcurementState {
-        db_path: dir.path().join("carnet.sqlite3"),
+        db: std::sync::Arc::new(carnet_server::procurement::pool::ProcurementDb::new(
+            dir.path().join("carnet.sqlite3"),
+        )),
         ocid_prefix: "ocds-test".into(),
         publisher_name: "Ville de Paris".into(),
         base_url: "https://carnet.example.org".into(),
@@ -57,7 +101,11 @@ async fn ocds_routes_page_filter_and_find_by_ocid() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["records"].as_array().unwrap().len(), 10);
     assert_eq!(headers["x-total-count"], total.to_string().as_str());
-    assert!(headers["link"].to_str().unwrap().contains("page=2"));
+    let link = headers["link"].to_str().unwrap();
+    assert!(
+        link.contains("after=") && link.contains("per_page=10"),
+        "{link}"
+    );
     assert_eq!(
         body["extensions"][0],
         "https://carnet.example.org/ocds/extension/extension.json"
@@ -125,4 +173,65 @@ async fn ocds_routes_page_filter_and_find_by_ocid() {
     let (status, _, ext) = get(&app, "/ocds/extension/release-schema.json").await;
     assert_eq!(status, StatusCode::OK);
     assert!(ext["definitions"]["Contract"]["properties"]["decp"].is_object());
+}
+
+#[tokio::test]
+async fn keyset_links_walk_the_same_contracts_as_numbered_pages() {
+    let Some(data) = data_dir() else { return };
+    let cpv = cpv(&data);
+    let (dir, mut conn) = fresh_db();
+    import_file(
+        &mut conn,
+        &data.join("decp/decp_v1_with_modifications_sample.json"),
+        &cpv,
+    );
+    // The Paris sample has contracts without a notification date (they sort first).
+    import_file(
+        &mut conn,
+        &data.join("decp/decp_v1_paris_sample.json"),
+        &cpv,
+    );
+    let total: i64 = conn
+        .query_row("SELECT COUNT(*) FROM procurement_contracts", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let buyer: String = conn
+        .query_row(
+            "SELECT buyer_id FROM procurement_contracts GROUP BY buyer_id ORDER BY COUNT(*) DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    drop(conn);
+    let app = router(ProcurementState {
+        db: Arc::new(ProcurementDb::new(dir.path().join("carnet.sqlite3"))),
+        ocid_prefix: "ocds-test".into(),
+        publisher_name: "Ville de Paris".into(),
+        base_url: "https://carnet.example.org".into(),
+        clock: Arc::new(|| "2026-01-01T00:00:00Z".to_string()),
+    });
+    // Following the keyset `Link: rel="next"` chain gives the same contracts in the same
+    // order as the numbered pages (the sample has contracts without a notification date,
+    // which sort first: both branches of the cursor condition are walked).
+    let by_page = ocids_by_page(&app, "/ocds/records?per_page=40").await;
+    let by_link = ocids_by_link(&app, "/ocds/records?per_page=40").await;
+    assert_eq!(by_page.len() as i64, total);
+    assert_eq!(by_link, by_page);
+    // The links keep the filters.
+    let filtered = format!("/ocds/records?per_page=3&buyer={buyer}");
+    let by_page = ocids_by_page(&app, &filtered).await;
+    assert!(by_page.len() > 3);
+    assert_eq!(ocids_by_link(&app, &filtered).await, by_page);
+    let nulls: i64 = rusqlite::Connection::open(dir.path().join("carnet.sqlite3"))
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM procurement_contracts WHERE date_notification IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(nulls > 0 && nulls < total, "{nulls}");
+    let (status, _, _) = get(&app, "/ocds/records?after=999999").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

@@ -58,6 +58,7 @@ fn config() -> OcdsConfig {
 const ALL: Page = Page {
     page: 1,
     per_page: 1000,
+    after: None,
 };
 
 fn packages_for(file: &str) -> Option<(PathBuf, Value, Value)> {

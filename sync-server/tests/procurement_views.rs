@@ -18,7 +18,9 @@ use tower::ServiceExt;
 
 fn app(dir: &tempfile::TempDir) -> Router {
     let state = ProcurementState {
-        db_path: dir.path().join("carnet.sqlite3"),
+        db: std::sync::Arc::new(carnet_server::procurement::pool::ProcurementDb::new(
+            dir.path().join("carnet.sqlite3"),
+        )),
         ocid_prefix: "ocds-test00".into(),
         publisher_name: "Carnet (tests)".into(),
         base_url: "http://localhost".into(),

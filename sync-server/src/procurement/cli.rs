@@ -1,13 +1,14 @@
 //! `carnet-server import-decp`: the command-line entry the binary wires in.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use super::db;
-use super::import::{ImportError, ImportReport, import_reader};
+use super::download::{self, DownloadError};
+use super::import::{Commit, ImportError, ImportReport, import_reader_with};
 use super::quality::{CpvError, CpvList};
 
 /// Import a DECP file (2019 or 2022/2024 format, JSON or XML) into the server database.
@@ -31,10 +32,8 @@ pub struct ImportArgs {
 pub enum CliError {
     #[error("impossible d'ouvrir le fichier : {0}")]
     Open(std::io::Error),
-    #[error(
-        "import depuis une URL non disponible dans cette version : téléchargez le fichier puis importez-le"
-    )]
-    UrlUnsupported,
+    #[error(transparent)]
+    Download(#[from] DownloadError),
     #[error(transparent)]
     Cpv(#[from] CpvError),
     #[error("base de données : {0}")]
@@ -43,31 +42,51 @@ pub enum CliError {
     Import(#[from] ImportError),
 }
 
+/// `PRAGMA cache_size` of the import connection, in KiB (negative = KiB for SQLite).
+const IMPORT_CACHE_KIB: i64 = -131_072;
+
 /// Runs an import and prints the summary (French, for the operator). `now` is the
 /// RFC 3339 start time recorded in the run log.
+///
+/// A file is imported one batch per transaction (a file broken mid-way keeps what was
+/// read before the break, and says so). A URL is first downloaded whole to a temporary
+/// file and then imported in one transaction: a broken download imports nothing.
+/// Gzip-compressed content (file or download) is recognised by its magic bytes.
 pub fn run_import(args: &ImportArgs, now: &str) -> Result<ImportReport, CliError> {
     let cpv = match &args.cpv {
         Some(path) => CpvList::load(path)?,
         None => CpvList::default(),
     };
-    let (input, len): (Box<dyn Read>, u64) = if is_url(&args.source) {
-        // URL import (reqwest, streaming body) is not built yet: say so rather than fail oddly.
-        return Err(CliError::UrlUnsupported);
-    } else {
-        let file = File::open(&args.source).map_err(CliError::Open)?;
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        (Box::new(file), len)
-    };
-    // indicatif hides itself when stderr is not a terminal.
-    let bar = ProgressBar::new(len);
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-    {
-        bar.set_style(style);
-    }
+    // Opened (and migrated) first: a wrong --db fails before a long download.
     let mut conn = db::open(&args.db)?;
-    let result = import_reader(&mut conn, bar.wrap_read(input), &cpv, &args.source, now);
+    // 128 MiB of page cache for this connection (default 2 MiB): the contracts table's
+    // indexes outgrow the default past ~50k contracts and every insert then re-reads pages
+    // (docs/benchmarks-procurement.md).
+    conn.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
+    // Kept alive until the import ends: dropping it deletes the downloaded file.
+    let mut downloaded = None;
+    let (file, commit) = if is_url(&args.source) {
+        // indicatif hides itself when stderr is not a terminal.
+        let bar = ProgressBar::no_length();
+        let tmp = download::to_temp_file(&args.source, &bar);
+        bar.finish_and_clear();
+        let tmp = tmp?;
+        let file = tmp.reopen().map_err(CliError::Open)?;
+        downloaded = Some(tmp);
+        (file, Commit::AllOrNothing)
+    } else {
+        (
+            File::open(&args.source).map_err(CliError::Open)?,
+            Commit::PerBatch,
+        )
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = ProgressBar::new(len);
+    bar.set_style(download::bar_style(true));
+    let input = decompressed(BufReader::new(bar.wrap_read(file))).map_err(CliError::Open)?;
+    let result = import_reader_with(&mut conn, input, &cpv, &args.source, now, commit);
     bar.finish_and_clear();
+    drop(downloaded);
     let report = match result {
         Ok(r) => r,
         Err(ImportError::Stopped {
@@ -86,6 +105,15 @@ pub fn run_import(args: &ImportArgs, now: &str) -> Result<ImportReport, CliError
     };
     println!("{}", summary(&report));
     Ok(report)
+}
+
+/// The content itself, inflated when it starts with the gzip magic bytes.
+fn decompressed<R: BufRead + 'static>(mut input: R) -> std::io::Result<Box<dyn Read>> {
+    Ok(if input.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::bufread::MultiGzDecoder::new(input))
+    } else {
+        Box::new(input)
+    })
 }
 
 fn is_url(source: &str) -> bool {

@@ -2,7 +2,7 @@
 //! `procurement_migrations` table so they never collide with the sync store's
 //! `user_version`.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::model::{Contract, Party};
@@ -199,7 +199,7 @@ fn version_key(modifications: i64, date_publication: Option<&str>) -> (i64, Stri
     )
 }
 
-fn upsert_supplier(tx: &Transaction, p: &Party) -> rusqlite::Result<i64> {
+fn upsert_supplier(tx: &Connection, p: &Party) -> rusqlite::Result<i64> {
     tx.execute(
         "INSERT INTO procurement_suppliers(scheme, id, name) VALUES (?1, ?2, ?3)
          ON CONFLICT(scheme, id) DO UPDATE SET name = COALESCE(excluded.name, name)",
@@ -225,7 +225,7 @@ fn parties_json(parties: &[Party]) -> String {
 /// Stores one contract (replacing an older version) with its findings; returns what happened
 /// and the contract's rowid.
 pub fn store_contract(
-    tx: &Transaction,
+    tx: &Connection,
     run_id: i64,
     c: &Contract,
     findings: &[Finding],
@@ -403,7 +403,7 @@ pub fn store_contract(
     Ok((outcome, rowid))
 }
 
-pub fn add_finding(tx: &Transaction, rowid: i64, f: &Finding) -> rusqlite::Result<()> {
+pub fn add_finding(tx: &Connection, rowid: i64, f: &Finding) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT OR IGNORE INTO procurement_quality_findings(contract_rowid, code, field, detail)
          VALUES (?1, ?2, ?3, ?4)",

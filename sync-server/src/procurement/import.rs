@@ -117,7 +117,8 @@ impl Importer<'_> {
         // Counts and the duplicate map only change once the batch is committed.
         let mut report = self.report.clone();
         let mut seen_now: Vec<((String, String), String)> = Vec::new();
-        let tx = self.conn.transaction()?;
+        // A savepoint: a transaction of its own, or nested in the all-or-nothing one.
+        let tx = self.conn.savepoint()?;
         for raw in &batch {
             report.read += 1;
             let contract = match model::normalise(raw) {
@@ -184,14 +185,45 @@ fn duplicate_finding(code: &'static str, c: &Contract) -> Finding {
     }
 }
 
-/// Imports one DECP document. `source_label` names it in the run log; `started_at` is
-/// passed in (RFC 3339) so this stays testable.
+/// When the records read are made durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// One transaction per [`BATCH_SIZE`] records: a file that breaks mid-way keeps the
+    /// batches before the break (reported as `committed`).
+    PerBatch,
+    /// One transaction for the whole document: an error anywhere imports nothing (the run
+    /// log still records the failure). Used for downloads, whose end cannot always be told
+    /// from a cut.
+    AllOrNothing,
+}
+
+/// Imports one DECP document, one transaction per batch. `source_label` names it in the
+/// run log; `started_at` is passed in (RFC 3339) so this stays testable.
 pub fn import_reader<R: Read>(
     conn: &mut Connection,
     reader: R,
     cpv: &CpvList,
     source_label: &str,
     started_at: &str,
+) -> Result<ImportReport, ImportError> {
+    import_reader_with(
+        conn,
+        reader,
+        cpv,
+        source_label,
+        started_at,
+        Commit::PerBatch,
+    )
+}
+
+/// [`import_reader`] with the commit policy chosen by the caller.
+pub fn import_reader_with<R: Read>(
+    conn: &mut Connection,
+    reader: R,
+    cpv: &CpvList,
+    source_label: &str,
+    started_at: &str,
+    commit: Commit,
 ) -> Result<ImportReport, ImportError> {
     let mut reader = BufReader::with_capacity(256 * 1024, reader);
     let syntax = sniff(&mut reader)?;
@@ -200,6 +232,9 @@ pub fn import_reader<R: Read>(
         params![source_label, started_at],
     )?;
     let run_id = conn.last_insert_rowid();
+    if commit == Commit::AllOrNothing {
+        conn.execute_batch("BEGIN")?;
+    }
     let mut importer = Importer {
         conn,
         cpv,
@@ -227,6 +262,15 @@ pub fn import_reader<R: Read>(
         },
         Err(e) => Err(e),
     };
+    if commit == Commit::AllOrNothing {
+        match &outcome {
+            Ok(()) => importer.conn.execute_batch("COMMIT")?,
+            Err(_) => {
+                importer.conn.execute_batch("ROLLBACK")?;
+                importer.committed = 0;
+            }
+        }
+    }
     let report = importer.report.clone();
     let (status, error) = match &outcome {
         Ok(()) => ("done", None),

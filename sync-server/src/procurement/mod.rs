@@ -3,10 +3,12 @@
 
 pub mod cli;
 pub mod db;
+pub mod download;
 pub mod http;
 pub mod import;
 pub mod model;
 pub mod ocds;
+pub mod pool;
 pub mod publish;
 pub mod quality;
 pub mod sanitize;

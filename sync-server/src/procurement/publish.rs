@@ -1,6 +1,6 @@
 //! Reads stored contracts back and publishes them as OCDS packages (paginated, filtered).
 
-use rusqlite::{Connection, params_from_iter, types::Value as SqlValue};
+use rusqlite::{Connection, OptionalExtension, params_from_iter, types::Value as SqlValue};
 use serde_json::Value;
 
 use super::model::{self, Contract};
@@ -23,9 +23,12 @@ pub struct ContractFilter {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
-    /// 1-based.
+    /// 1-based; ignored when `after` is given.
     pub page: u32,
     pub per_page: u32,
+    /// Keyset cursor: the page starts after this contract (rowid) in the listing order, so
+    /// a deep page costs what the first does (`OFFSET` walks every skipped row).
+    pub after: Option<i64>,
 }
 
 pub const MAX_PER_PAGE: u32 = 1000;
@@ -33,6 +36,9 @@ pub const MAX_PER_PAGE: u32 = 1000;
 impl Page {
     fn limit_offset(self) -> (i64, i64) {
         let per = i64::from(self.per_page.clamp(1, MAX_PER_PAGE));
+        if self.after.is_some() {
+            return (per, 0);
+        }
         (per, (i64::from(self.page.max(1)) - 1) * per)
     }
 }
@@ -43,6 +49,8 @@ pub enum PublishError {
     Db(#[from] rusqlite::Error),
     #[error("contrat stocké illisible (ligne {0})")]
     Corrupt(i64),
+    #[error("curseur de pagination inconnu : {0}")]
+    UnknownCursor(i64),
 }
 
 /// A stored contract ready for publication.
@@ -117,7 +125,36 @@ pub fn contracts(
     filter: &ContractFilter,
     page: Page,
 ) -> Result<Vec<StoredContract>, PublishError> {
-    let (clause, mut args) = where_clause(filter);
+    let (mut clause, mut args) = where_clause(filter);
+    if let Some(after) = page.after {
+        let (date, buyer, id): (Option<String>, String, String) = conn
+            .query_row(
+                "SELECT date_notification, buyer_id, contract_id FROM procurement_contracts
+                 WHERE rowid = ?1",
+                [after],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?
+            .ok_or(PublishError::UnknownCursor(after))?;
+        // Rows after (date, buyer, id) in the listing order; NULL dates sort first.
+        let keyset = match date {
+            Some(date) => {
+                args.push(SqlValue::Text(date));
+                "(c.date_notification, c.buyer_id, c.contract_id) > (?, ?, ?)"
+            }
+            None => {
+                "((c.date_notification IS NULL AND (c.buyer_id, c.contract_id) > (?, ?))
+                  OR c.date_notification IS NOT NULL)"
+            }
+        };
+        args.push(SqlValue::Text(buyer));
+        args.push(SqlValue::Text(id));
+        clause = if clause.is_empty() {
+            format!("WHERE {keyset}")
+        } else {
+            format!("{clause} AND {keyset}")
+        };
+    }
     let (limit, offset) = page.limit_offset();
     args.push(SqlValue::Integer(limit));
     args.push(SqlValue::Integer(offset));

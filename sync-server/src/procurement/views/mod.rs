@@ -24,9 +24,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::db;
 use super::http::ProcurementState;
 use super::ocds::OcdsConfig;
+use super::pool::ProcurementDb;
 use detail::DetailError;
 use filter::{Filter, FilterError};
 use page::Page;
@@ -181,21 +181,23 @@ fn cache() -> &'static PageCache {
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// Opens the database, brings the views' tables up to date and builds one page (or takes
-/// it from the cache).
+/// Brings the views' derived tables up to date (only after an import: the writer is taken
+/// only then) and builds one page on a pooled read-only connection, or takes it from the
+/// cache.
 fn build(
-    db_path: &std::path::Path,
+    db: &ProcurementDb,
     view: &View,
     f: &Filter,
     cfg: &OcdsConfig,
     by_year: bool,
 ) -> Result<Arc<Page>, ViewError> {
-    let conn = db::open(db_path)?;
-    schema::migrate(&conn)?;
-    let version = schema::refresh(&conn)?;
+    let version = match db.read(schema::current)? {
+        Some(version) => version,
+        None => db.write(schema::refresh)?,
+    };
     let key = format!(
         "{}\u{0}{version}\u{0}{view:?}\u{0}{}\u{0}{by_year}",
-        db_path.display(),
+        db.path().display(),
         f.to_query()
     );
     if let Ok(cache) = cache().lock()
@@ -203,7 +205,7 @@ fn build(
     {
         return Ok(page.clone());
     }
-    let page = Arc::new(compute(&conn, view, f, cfg, by_year)?);
+    let page = Arc::new(db.read(|c| compute(c, view, f, cfg, by_year))?);
     if let Ok(mut cache) = cache().lock() {
         if cache.len() >= CACHE_ENTRIES {
             cache.clear();
@@ -274,11 +276,9 @@ async fn respond(
         (Some(_), Err(e)) => Err(ViewError::Filter(e)),
         (Some(view), Ok(filter)) => {
             let cfg = ocds_config(&state);
-            let db_path = state.db_path.clone();
+            let db = state.db.clone();
             let f = filter.clone();
-            match tokio::task::spawn_blocking(move || build(&db_path, &view, &f, &cfg, by_year))
-                .await
-            {
+            match tokio::task::spawn_blocking(move || build(&db, &view, &f, &cfg, by_year)).await {
                 Ok(r) => r.map(|p| (p, filter)),
                 Err(_) => Err(ViewError::Internal),
             }

@@ -38,7 +38,7 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 
 /// What the derived data was computed from: the finished import runs and the highest
 /// contract rowid (both O(log n): this runs on every request).
-fn data_version(conn: &Connection) -> rusqlite::Result<String> {
+pub(crate) fn data_version(conn: &Connection) -> rusqlite::Result<String> {
     conn.query_row(
         "SELECT (SELECT COALESCE(MAX(id), 0) || '.' || COUNT(*) FROM procurement_import_runs
                  WHERE status != 'running')
@@ -48,9 +48,9 @@ fn data_version(conn: &Connection) -> rusqlite::Result<String> {
     )
 }
 
-/// Recomputes the red flags if the data changed since the last time. Returns the data
-/// version the views now reflect (part of cache keys).
-pub fn refresh(conn: &Connection) -> rusqlite::Result<String> {
+/// The data version when the red flags are up to date with it, else None (then
+/// [`refresh`] must run on a writable connection). Read-only.
+pub fn current(conn: &Connection) -> rusqlite::Result<Option<String>> {
     let version = data_version(conn)?;
     let stored: Option<String> = conn
         .query_row(
@@ -59,7 +59,13 @@ pub fn refresh(conn: &Connection) -> rusqlite::Result<String> {
             |r| r.get(0),
         )
         .optional()?;
-    if stored.as_deref() == Some(version.as_str()) {
+    Ok((stored.as_deref() == Some(version.as_str())).then_some(version))
+}
+
+/// Recomputes the red flags if the data changed since the last time. Returns the data
+/// version the views now reflect (part of cache keys).
+pub fn refresh(conn: &Connection) -> rusqlite::Result<String> {
+    if let Some(version) = current(conn)? {
         return Ok(version);
     }
     // IMMEDIATE: two requests racing after an import compute once, the second waits
