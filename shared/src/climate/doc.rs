@@ -69,7 +69,6 @@ fn json<T: Serialize>(value: &T) -> Result<String, DocError> {
 
 /// The current alert level and when it was set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct AlertState {
     pub level: AlertLevel,
     pub set_at: Millis,
@@ -77,7 +76,6 @@ pub struct AlertState {
 
 /// The `kit` document as volunteers read it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct KitDocument {
     /// `None` until a coordinator publishes a kit.
     pub kit: Option<Kit>,
@@ -194,7 +192,6 @@ pub fn read_kit_doc<D: ReadDoc>(doc: &D) -> Result<KitDocument, DocError> {
 
 /// One pseudonymous visit: nothing in it names or locates a person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Visit {
     pub id: Uuid,
     pub at: Millis,
@@ -210,7 +207,6 @@ pub struct Visit {
 
 /// A volunteer group's `field` document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Field {
     pub group_id: Uuid,
     pub name: String,

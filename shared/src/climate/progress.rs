@@ -10,7 +10,6 @@ use super::{Area, Handout};
 use crate::model::Millis;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct AreaProgress {
     pub visits: u64,
     /// Visits with an alert raised.
@@ -23,7 +22,6 @@ pub struct AreaProgress {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct ProgressTotals {
     pub groups: u64,
     pub visits: u64,
@@ -33,7 +31,6 @@ pub struct ProgressTotals {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Progress {
     pub areas: BTreeMap<Area, AreaProgress>,
     pub totals: ProgressTotals,
