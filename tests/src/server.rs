@@ -39,6 +39,20 @@ impl TestServer {
     }
 
     pub async fn start_with(dir: &Path, config: ServerConfig) -> anyhow::Result<Self> {
+        Self::start_bound(dir, config, "127.0.0.1:0".parse()?).await
+    }
+
+    /// Restarts a server on the address a previous one had, so that clients configured with
+    /// its URL reconnect by themselves (the port is free again once the old server stopped).
+    pub async fn start_at(dir: &Path, addr: SocketAddr) -> anyhow::Result<Self> {
+        Self::start_bound(dir, ServerConfig::default(), addr).await
+    }
+
+    async fn start_bound(
+        dir: &Path,
+        config: ServerConfig,
+        bind: SocketAddr,
+    ) -> anyhow::Result<Self> {
         let db_path = dir.join("carnet.sqlite3");
         let db = Db::open(&db_path)?;
         let seed = NewToken {
@@ -56,7 +70,7 @@ impl TestServer {
             ensure_admin_token(c, Some(ADMIN_TOKEN), TokenSecret::generate(), seed)
         })?;
         let state = AppState::new(db, config)?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = tokio::net::TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(carnet_server::serve(listener, state.clone(), async move {
