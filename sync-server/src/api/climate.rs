@@ -202,7 +202,7 @@ async fn read_kit(
 ) -> Result<Json<KitDocument>, ApiError> {
     principal.require_role(&[Role::Admin, Role::Coordinator, Role::Volunteer])?;
     let doc = kit_document(&state).await?;
-    Ok(Json(read(&state, doc, |d| climate::read_kit_doc(d)).await?))
+    Ok(Json(read(&state, doc, climate::read_kit_doc).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -498,7 +498,7 @@ async fn progress(
     let groups = state.db.call(|c| db::groups(c)).await?;
     let mut fields = Vec::with_capacity(groups.len());
     for (_, _, doc) in groups {
-        fields.push(read(&state, doc, |d| climate::read_field(d)).await?);
+        fields.push(read(&state, doc, climate::read_field).await?);
     }
     Ok(Json(climate::progress(&fields)))
 }
