@@ -6,6 +6,7 @@
 //! `net` (feature `net`) is the tokio client driver.
 #![forbid(unsafe_code)]
 
+pub mod climate;
 pub mod doc;
 pub mod engine;
 pub mod geo;

@@ -17,7 +17,7 @@ mod encounter;
 mod night;
 mod review;
 mod team;
-mod values;
+pub(crate) mod values;
 
 #[cfg(test)]
 mod merge_tests;

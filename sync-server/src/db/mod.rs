@@ -5,6 +5,7 @@
 //! One connection behind a mutex: writes are tiny and rare (enrolment, revocation) and
 //! SQLite serialises writers anyway; reads on the auth path are single indexed lookups.
 
+pub mod climate;
 pub mod migrations;
 pub mod nights;
 pub mod tokens;
@@ -64,6 +65,7 @@ impl Db {
              PRAGMA busy_timeout = 5000;",
         )?;
         migrations::migrate(&mut conn)?;
+        climate::migrate(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path,

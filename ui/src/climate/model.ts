@@ -1,0 +1,70 @@
+// Mirrors of `carnet_shared::climate` types as their serde JSON (snake_case, as the server API).
+export type AlertLevel = 'vert' | 'jaune' | 'orange' | 'rouge';
+export type PlaceKind = 'cool-room' | 'green-space' | 'fountain';
+export type Handout = 'eau' | 'eventail' | 'brumisateur' | 'depliant';
+
+export interface Section { id: string; title: string; paragraphs: string[] }
+export interface ChecklistItem { id: string; label: string; hint?: string }
+export interface Checklist { id: string; title: string; items: ChecklistItem[] }
+export interface EmergencyNumber { number: string; label: string; when: string }
+
+export interface Place {
+  id: string;
+  kind: PlaceKind;
+  name: string;
+  lat: number;
+  lon: number;
+  address?: string;
+  arrondissement?: string;
+  hours?: string;
+  available?: boolean;
+}
+
+export interface Kit {
+  format: number;
+  id: string;
+  title: string;
+  version: string;
+  sections: Section[];
+  checklists: Checklist[];
+  emergency_numbers: EmergencyNumber[];
+  places: Place[];
+  level_actions: Partial<Record<AlertLevel, string[]>>;
+}
+
+export interface AlertState { level: AlertLevel; set_at: number }
+
+/** The `kit` document as the device holds it. */
+export interface KitDocument {
+  kit: Kit | null;
+  published_at: number | null;
+  alert: AlertState;
+  places: Place[];
+}
+
+export interface Nearby { place: Place; distance_m: number }
+
+export const LEVEL_LABELS: Record<AlertLevel, string> = {
+  vert: 'Niveau 1 — veille saisonnière',
+  jaune: 'Niveau 2 — avertissement chaleur',
+  orange: 'Niveau 3 — alerte canicule',
+  rouge: 'Niveau 4 — mobilisation maximale',
+};
+
+export const KIND_LABELS: Record<PlaceKind, string> = {
+  'cool-room': 'Lieu rafraîchi',
+  'green-space': 'Espace vert frais',
+  fountain: 'Fontaine à boire',
+};
+
+/** "80 m", "950 m", "1,6 km", "12 km". */
+export function formatDistance(metres: number): string {
+  if (metres < 1000) return `${Math.round(metres / 10) * 10} m`;
+  const km = metres / 1000;
+  return km < 10 ? `${km.toFixed(1).replace('.', ',')} km` : `${Math.round(km)} km`;
+}
+
+/** The actions of the kit for the current level (none without a kit). */
+export function currentActions(doc: KitDocument): string[] {
+  return doc.kit?.level_actions[doc.alert.level] ?? [];
+}
