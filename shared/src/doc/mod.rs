@@ -32,7 +32,8 @@ pub use encounter::{
     record_encounter,
 };
 pub use night::{
-    create_night, put_sector, put_team_ref, read_night, set_questionnaire, write_night,
+    create_night, put_sector, put_team_ref, read_night, remove_sector, set_questionnaire,
+    write_night,
 };
 pub use review::{add_correction, create_review, decide_duplicate, read_review, resolve_conflict};
 pub use team::{
