@@ -15,6 +15,7 @@ pub mod limits;
 pub mod model;
 #[cfg(feature = "net")]
 pub mod net;
+pub mod questionnaire;
 pub mod report;
 pub mod sim;
 pub mod storage;

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod coord;
 pub mod db;
 pub mod docs;
 pub mod error;

@@ -6,6 +6,7 @@
 //! What a frame *means* is decided by the sync actor ([`actor`]): one thread owning the shared
 //! sans-IO engine (server role) and the chunk store; [`SyncHub::handle_frame`] hands it frames.
 
+pub mod activity;
 pub mod actor;
 
 use std::collections::HashMap;
@@ -30,7 +31,7 @@ use crate::app::AppState;
 use crate::auth::{PeerId, Principal, Scope, TokenId};
 use crate::error::ApiError;
 use actor::{Actor, Input};
-pub use actor::{ActorConfig, DocumentEdit, SyncError};
+pub use actor::{ActorConfig, DocumentEdit, DocumentSnapshot, SyncError};
 
 /// Frames the hub may queue for one connection before it is considered too slow.
 pub const OUTGOING_QUEUE: usize = 64;
@@ -163,9 +164,10 @@ impl SyncHub {
     /// file) enables compaction on its own thread; `None` (in-memory stores) disables it.
     pub fn start(
         config: ActorConfig,
-        store: Store,
+        mut store: Store,
         compaction_store: Option<Store>,
     ) -> Result<Self, SyncError> {
+        activity::migrate(&mut store)?;
         let registry = Arc::new(Registry::default());
         let (inputs, receiver) = mpsc::channel(ACTOR_QUEUE);
         let compactor = match compaction_store {
@@ -264,11 +266,18 @@ impl SyncHub {
     /// the sender against the token's peer id and each document against the token's scope
     /// (unknown and forbidden both answer `doc-unavailable`, read-only never applies changes),
     /// runs the engine, stores its writes and only then queues its answers. Waits while the
-    /// actor's queue is full.
-    pub async fn handle_frame(&self, connection: &Connection, frame: &[u8]) -> FrameOutcome {
+    /// actor's queue is full. `received_at` (unix ms, the server's clock) is recorded as the
+    /// document's last change if the frame brings changes ([`activity`]).
+    pub async fn handle_frame(
+        &self,
+        connection: &Connection,
+        frame: &[u8],
+        received_at: i64,
+    ) -> FrameOutcome {
         let input = Input::Frame {
             conn: connection.id,
             bytes: frame.to_vec(),
+            received_at,
         };
         if self.inputs.send(input).await.is_err() {
             tracing::error!(peer_id = %connection.peer_id, connection = connection.id, "sync actor stopped");
@@ -311,6 +320,21 @@ impl SyncHub {
                 edit,
                 reply,
             })
+            .await
+            .map_err(|_| SyncError::Stopped)?;
+        answer.await.map_err(|_| SyncError::Stopped)?
+    }
+
+    /// The stored state of `docs` (what peers have been acknowledged, nothing pending) with
+    /// the time a peer last changed each; a document the server does not hold comes back
+    /// with `doc: None`.
+    pub async fn read_documents(
+        &self,
+        docs: Vec<DocumentId>,
+    ) -> Result<Vec<DocumentSnapshot>, SyncError> {
+        let (reply, answer) = oneshot::channel();
+        self.inputs
+            .send(Input::ReadDocuments { docs, reply })
             .await
             .map_err(|_| SyncError::Stopped)?;
         answer.await.map_err(|_| SyncError::Stopped)?
@@ -508,7 +532,7 @@ async fn run_connection(
             incoming = socket.recv() => match incoming {
                 None => break End::ClientGone,
                 Some(Ok(Message::Binary(frame))) => {
-                    if let FrameOutcome::Close(closing) = hub.handle_frame(&connection, &frame).await {
+                    if let FrameOutcome::Close(closing) = hub.handle_frame(&connection, &frame, state.now()).await {
                         break End::Hub(closing);
                     }
                 }

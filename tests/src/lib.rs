@@ -6,6 +6,7 @@
 pub mod bomb;
 pub mod device;
 pub mod js;
+pub mod qr;
 pub mod server;
 
 pub use device::{Device, DeviceError};

@@ -39,6 +39,16 @@ pub fn put_sector(
     })
 }
 
+/// Removes a sector from the map (a re-imported map no longer has it), in its own change.
+/// Removing an absent sector is a no-op change.
+pub fn remove_sector(doc: &mut AutoCommit, id: &SectorId, now: Millis) -> Result<(), DocError> {
+    write(doc, "remove sector", now, |doc| {
+        check_header(doc, DocKind::Night)?;
+        let sectors = values::req_map(doc, &ROOT, "sectors")?;
+        values::delete(doc, &sectors, &id.0)
+    })
+}
+
 /// Publishes a questionnaire version (replacing the previous one as a whole).
 pub fn set_questionnaire(
     doc: &mut AutoCommit,

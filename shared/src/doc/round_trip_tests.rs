@@ -513,3 +513,35 @@ fn tx_writers_in_a_transaction_match_the_autocommit_writers() {
     assert_eq!(data.get_heads(), auto.get_heads());
     assert_eq!(read_team(&data).unwrap(), read_team(&auto).unwrap());
 }
+
+#[test]
+fn assigning_sectors_replaces_the_team_set_and_keeps_the_rest() {
+    let mut doc = new_team(1);
+    let before = read_team(&doc).unwrap();
+    let wanted: BTreeSet<SectorId> = [SectorId("P1-01".into()), SectorId("P3-07".into())]
+        .into_iter()
+        .collect();
+    set_team_sectors(&mut doc, &wanted, 2_000).unwrap();
+    let mut reloaded = reload(&mut doc, 2);
+    let after = read_team(&reloaded).unwrap();
+    assert_eq!(after.header.sectors, wanted);
+    assert_eq!(after.tallies, before.tallies);
+    let narrowed: BTreeSet<SectorId> = [SectorId("P3-07".into())].into_iter().collect();
+    set_team_sectors(&mut reloaded, &narrowed, 3_000).unwrap();
+    assert_eq!(read_team(&reloaded).unwrap().header.sectors, narrowed);
+    // A night document is not a team: refused, nothing written.
+    let mut night = new_doc(actor(3));
+    create_night(
+        &mut night,
+        &NightHeader {
+            id: Uuid::from_u128(9),
+            date: "2026-01-22".into(),
+            label: "n".into(),
+        },
+        0,
+    )
+    .unwrap();
+    let heads = night.get_heads();
+    assert!(set_team_sectors(&mut night, &wanted, 4_000).is_err());
+    assert_eq!(night.get_heads(), heads);
+}

@@ -37,6 +37,31 @@ pub fn create_team(doc: &mut AutoCommit, header: &TeamHeader, now: Millis) -> Re
     Ok(())
 }
 
+/// Replaces the sectors assigned to the team (coordinators), in one change: sectors no longer
+/// assigned are deleted, new ones added. Devices see the new assignment at their next sync.
+pub fn set_team_sectors(
+    doc: &mut AutoCommit,
+    sectors: &BTreeSet<SectorId>,
+    now: Millis,
+) -> Result<(), DocError> {
+    write(doc, "assign sectors", now, |doc| {
+        check_header(doc, DocKind::Team)?;
+        let map = values::req_map(doc, &ROOT, "sectors")?;
+        let present: Vec<String> = doc.keys(&map).collect();
+        for key in &present {
+            if !sectors.contains(&SectorId(key.clone())) {
+                values::delete(doc, &map, key)?;
+            }
+        }
+        for sector in sectors {
+            if !present.contains(&sector.0) {
+                values::put_bool(doc, &map, &sector.0, true)?;
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Adds `delta` (usually +1 or -1) to a tally. Concurrent increments from several devices add up.
 ///
 /// If the counter is missing (a document created by other code), it is created here; two

@@ -6,6 +6,7 @@ mod duplicates;
 mod effective;
 mod export;
 mod labels;
+mod progress;
 
 pub use consolidate::{
     AreaLine, Consolidation, ConsolidationInput, Counts, Excluded, Line, Placement,
@@ -19,4 +20,8 @@ pub use effective::{
 pub use export::{
     EncounterCsvOptions, ExportError, PROGRESS_EVERY, Progress, round_coordinate,
     write_encounters_csv, write_encounters_geojson, write_questionnaires_csv, write_totals_csv,
+};
+pub use progress::{
+    DEFAULT_SILENT_AFTER_MS, NightProgress, ProgressTeam, ProgressTotals, SectorProgress,
+    SectorState, TeamProgress, night_progress,
 };

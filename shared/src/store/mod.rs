@@ -105,12 +105,23 @@ impl Store {
         if writes.is_empty() {
             return Ok(());
         }
+        self.apply_with(writes, |_| Ok(()))
+    }
+
+    /// [`Store::apply`], plus `extra` in the same transaction (a crate's own bookkeeping in
+    /// its own tables of the same file, e.g. when a document last changed): both or neither.
+    pub fn apply_with(
+        &mut self,
+        writes: &[StorageWrite],
+        extra: impl FnOnce(&Transaction<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for write in writes {
             apply_one(&tx, write)?;
         }
+        extra(&tx)?;
         tx.commit()?;
         Ok(())
     }

@@ -10,7 +10,7 @@
 //! owner of the engine needs no lock. Compaction runs on a second thread with its own
 //! connection to the same file, off the hot path.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
@@ -25,7 +25,7 @@ use carnet_shared::store::{CompactionPolicy, Store, StoreError};
 use carnet_shared::wire::{Frame, PeerMetadata};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Closing, Registry, close_code};
+use super::{Closing, Registry, activity, close_code};
 use crate::auth::{self, PeerId};
 
 /// Inputs handled before one commit. Bounds the latency a batch adds and the size of a
@@ -60,6 +60,17 @@ pub enum SyncError {
 }
 
 type Reply = oneshot::Sender<Result<(), SyncError>>;
+type ReadReply = oneshot::Sender<Result<Vec<DocumentSnapshot>, SyncError>>;
+
+/// A document as the server holds it, for the coordinators' API (progress, retention).
+#[derive(Debug, Clone)]
+pub struct DocumentSnapshot {
+    pub id: DocumentId,
+    /// `None` when the server has no such document.
+    pub doc: Option<Automerge>,
+    /// When a sync peer's change to it was last stored (unix ms); `None` if never.
+    pub last_change_at: Option<i64>,
+}
 
 /// What the actor is asked to do.
 pub enum Input {
@@ -71,6 +82,8 @@ pub enum Input {
     Frame {
         conn: u64,
         bytes: Vec<u8>,
+        /// Server time when the frame arrived (unix ms).
+        received_at: i64,
     },
     Disconnect {
         conn: u64,
@@ -86,6 +99,11 @@ pub enum Input {
         actor: ActorId,
         edit: DocumentEdit,
         reply: Reply,
+    },
+    /// Copies of stored documents (answered after the batch is durable).
+    ReadDocuments {
+        docs: Vec<DocumentId>,
+        reply: ReadReply,
     },
 }
 
@@ -145,6 +163,9 @@ struct Batch {
     frames: Vec<(u64, Vec<u8>)>,
     closes: Vec<(u64, Closing)>,
     replies: Vec<(Reply, Result<(), SyncError>)>,
+    reads: Vec<(ReadReply, Result<Vec<DocumentSnapshot>, SyncError>)>,
+    /// Documents changed by sync peers in this batch, with the latest arrival time.
+    activity: BTreeMap<DocumentId, i64>,
 }
 
 impl Batch {
@@ -232,7 +253,11 @@ impl Actor {
                 batch.push_step(step, &self.registry);
             }
             Input::Disconnect { conn } => self.engine.disconnect(conn),
-            Input::Frame { conn, bytes } => self.on_frame(conn, &bytes, batch),
+            Input::Frame {
+                conn,
+                bytes,
+                received_at,
+            } => self.on_frame(conn, &bytes, received_at, batch),
             Input::CreateDocuments { docs, reply } => {
                 let result = self.create_documents(docs, batch);
                 batch.replies.push((reply, result));
@@ -246,10 +271,33 @@ impl Actor {
                 let result = self.edit_document(doc, actor, edit, batch);
                 batch.replies.push((reply, result));
             }
+            Input::ReadDocuments { docs, reply } => {
+                let result = self.read_documents(docs, batch);
+                batch.reads.push((reply, result));
+            }
         }
     }
 
-    fn on_frame(&mut self, conn: u64, bytes: &[u8], batch: &mut Batch) {
+    fn read_documents(
+        &mut self,
+        docs: Vec<DocumentId>,
+        batch: &mut Batch,
+    ) -> Result<Vec<DocumentSnapshot>, SyncError> {
+        let mut out = Vec::with_capacity(docs.len());
+        for id in docs {
+            if !self.engine.has_document(&id) {
+                self.load(id, batch)?;
+            }
+            out.push(DocumentSnapshot {
+                id,
+                doc: self.engine.document(&id).cloned(),
+                last_change_at: activity::last_change_at(self.store.connection(), &id)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn on_frame(&mut self, conn: u64, bytes: &[u8], received_at: i64, batch: &mut Batch) {
         let frame = match self.engine.decode_frame(bytes) {
             Ok(frame) => frame,
             Err(_) => {
@@ -274,6 +322,12 @@ impl Actor {
             return;
         }
         let step = self.engine.handle_decoded(conn, frame);
+        for write in &step.writes {
+            if !matches!(write, StorageWrite::SyncState { .. }) {
+                let at = batch.activity.entry(*write.doc()).or_insert(received_at);
+                *at = (*at).max(received_at);
+            }
+        }
         batch.push_step(step, &self.registry);
     }
 
@@ -365,8 +419,19 @@ impl Actor {
             frames,
             closes,
             replies,
+            reads,
+            activity,
         } = batch;
-        if let Err(error) = self.store.apply(&writes) {
+        let stored = if writes.is_empty() {
+            Ok(())
+        } else {
+            self.store
+                .apply_with(&writes, |tx| activity::record(tx, &activity))
+        };
+        if let Err(error) = stored {
+            for (reply, _) in reads {
+                let _ = reply.send(Err(SyncError::NotStored));
+            }
             return self.storage_failed(error, replies);
         }
         let dirty: BTreeSet<DocumentId> = writes
@@ -381,6 +446,9 @@ impl Actor {
             self.registry.close(conn, closing);
         }
         for (reply, result) in replies {
+            let _ = reply.send(result);
+        }
+        for (reply, result) in reads {
             let _ = reply.send(result);
         }
         if let Some(compactor) = &self.compactor {
