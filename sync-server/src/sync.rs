@@ -30,7 +30,7 @@ use crate::app::AppState;
 use crate::auth::{PeerId, Principal, Scope, TokenId};
 use crate::error::ApiError;
 use actor::{Actor, Input};
-pub use actor::{ActorConfig, DocumentEdit, SyncError};
+pub use actor::{ActorConfig, DocumentEdit, ReadDocs, SyncError};
 
 /// Frames the hub may queue for one connection before it is considered too slow.
 pub const OUTGOING_QUEUE: usize = 64;
@@ -311,6 +311,17 @@ impl SyncHub {
                 edit,
                 reply,
             })
+            .await
+            .map_err(|_| SyncError::Stopped)?;
+        answer.await.map_err(|_| SyncError::Stopped)?
+    }
+
+    /// Copies of stored documents (`None` for ids the server does not hold), as durably
+    /// stored: the answer comes after the actor's commit.
+    pub async fn read_documents(&self, docs: Vec<DocumentId>) -> Result<ReadDocs, SyncError> {
+        let (reply, answer) = oneshot::channel();
+        self.inputs
+            .send(Input::ReadDocuments { docs, reply })
             .await
             .map_err(|_| SyncError::Stopped)?;
         answer.await.map_err(|_| SyncError::Stopped)?

@@ -61,6 +61,10 @@ pub enum SyncError {
 
 type Reply = oneshot::Sender<Result<(), SyncError>>;
 
+/// Documents as the server holds them (`None`: no such document).
+pub type ReadDocs = Vec<(DocumentId, Option<Automerge>)>;
+type ReadReply = oneshot::Sender<Result<ReadDocs, SyncError>>;
+
 /// What the actor is asked to do.
 pub enum Input {
     Connect {
@@ -86,6 +90,12 @@ pub enum Input {
         actor: ActorId,
         edit: DocumentEdit,
         reply: Reply,
+    },
+    /// Copies of stored documents, for the coordinators' reports. Answered after the batch's
+    /// commit, so a copy never holds a change that is not on disk.
+    ReadDocuments {
+        docs: Vec<DocumentId>,
+        reply: ReadReply,
     },
 }
 
@@ -145,6 +155,7 @@ struct Batch {
     frames: Vec<(u64, Vec<u8>)>,
     closes: Vec<(u64, Closing)>,
     replies: Vec<(Reply, Result<(), SyncError>)>,
+    reads: Vec<(ReadReply, Result<ReadDocs, SyncError>)>,
 }
 
 impl Batch {
@@ -246,7 +257,26 @@ impl Actor {
                 let result = self.edit_document(doc, actor, edit, batch);
                 batch.replies.push((reply, result));
             }
+            Input::ReadDocuments { docs, reply } => {
+                let result = self.read_documents(docs, batch);
+                batch.reads.push((reply, result));
+            }
         }
+    }
+
+    fn read_documents(
+        &mut self,
+        docs: Vec<DocumentId>,
+        batch: &mut Batch,
+    ) -> Result<ReadDocs, SyncError> {
+        let mut out = Vec::with_capacity(docs.len());
+        for id in docs {
+            if !self.engine.has_document(&id) {
+                self.load(id, batch)?;
+            }
+            out.push((id, self.engine.document(&id).cloned()));
+        }
+        Ok(out)
     }
 
     fn on_frame(&mut self, conn: u64, bytes: &[u8], batch: &mut Batch) {
@@ -365,8 +395,12 @@ impl Actor {
             frames,
             closes,
             replies,
+            reads,
         } = batch;
         if let Err(error) = self.store.apply(&writes) {
+            for (reply, _) in reads {
+                let _ = reply.send(Err(SyncError::NotStored));
+            }
             return self.storage_failed(error, replies);
         }
         let dirty: BTreeSet<DocumentId> = writes
@@ -381,6 +415,9 @@ impl Actor {
             self.registry.close(conn, closing);
         }
         for (reply, result) in replies {
+            let _ = reply.send(result);
+        }
+        for (reply, result) in reads {
             let _ = reply.send(result);
         }
         if let Some(compactor) = &self.compactor {
