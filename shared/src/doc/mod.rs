@@ -38,7 +38,9 @@ pub use review::{
     add_correction, create_review, decide_duplicate, put_partner_entry, read_partner_entries,
     read_review, resolve_conflict,
 };
-pub use team::{add_to_tally, check_in, check_out, create_team, mark_coverage, read_team};
+pub use team::{
+    add_to_tally, check_in, check_out, create_team, mark_coverage, read_team, set_team_sectors,
+};
 
 /// The schema version this code writes and the newest it reads.
 pub const SCHEMA_VERSION: u64 = 1;

@@ -52,6 +52,27 @@ pub fn create_team(doc: &mut AutoCommit, header: &TeamHeader, now: Millis) -> Re
     Ok(())
 }
 
+/// Sets the sectors a team covers (those not in `sectors` are removed), in one change.
+pub fn set_team_sectors(
+    doc: &mut AutoCommit,
+    sectors: &std::collections::BTreeSet<crate::model::SectorId>,
+    now: Millis,
+) -> Result<(), DocError> {
+    write(doc, "set team sectors", now, |doc| {
+        check_header(doc, DocKind::Team)?;
+        let map = values::req_map(doc, &ROOT, "sectors")?;
+        for key in doc.keys(&map).collect::<Vec<_>>() {
+            if !sectors.iter().any(|s| s.0 == key) {
+                values::delete(doc, &map, &key)?;
+            }
+        }
+        for sector in sectors {
+            values::put_bool(doc, &map, &sector.0, true)?;
+        }
+        Ok(())
+    })
+}
+
 /// Adds `delta` (usually +1 or -1) to a tally. Concurrent increments from several devices add up.
 ///
 /// If the counter is missing (a document created by other code), it is created here; two
