@@ -22,6 +22,8 @@ use crate::docs;
 use crate::error::ApiError;
 use crate::sync::{DocumentEdit, SyncError};
 
+pub mod report;
+
 /// Bounds on one request, so a typo cannot create a million codes.
 pub const MAX_TEAMS_PER_REQUEST: usize = 1000;
 pub const MAX_CODES_PER_TEAM: u32 = 50;

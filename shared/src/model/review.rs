@@ -100,7 +100,8 @@ pub const MAX_PARTNER_PERSONS: u32 = 5_000;
 
 /// A partner's aggregate-only count (RATP, SNCF, AP-HP, car-park operators): no encounter, only
 /// how many persons of each sex in one type of space and, when known, one arrondissement.
-/// Entered by a coordinator into the night's review document.
+/// Entered by a coordinator into the night's review document. All zeros is a valid entry (the
+/// partner looked and found nobody).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PartnerEntry {
@@ -126,8 +127,6 @@ pub enum PartnerEntryError {
     Arrondissement,
     #[error("each count must be at most {MAX_PARTNER_PERSONS}")]
     TooMany,
-    #[error("an entry must count at least one person")]
-    Empty,
 }
 
 impl PartnerEntry {
@@ -144,9 +143,6 @@ impl PartnerEntry {
             .any(|&n| n > MAX_PARTNER_PERSONS)
         {
             return Err(PartnerEntryError::TooMany);
-        }
-        if self.men == 0 && self.women == 0 && self.unknown == 0 {
-            return Err(PartnerEntryError::Empty);
         }
         Ok(())
     }

@@ -494,8 +494,11 @@ pub fn simulate_on(
         newer.put(automerge::ROOT, "kind", "team")?;
         newer.commit();
         let url = crate::ids::DocumentId::from_bytes(g.rng.random::<[u8; 16]>()).url();
-        doc::put_team_ref(&mut night_doc, &team_id, &url, start)?;
-        teams_index.insert(team_id.clone(), url);
+        // On base documents, the caller makes its own unreadable team (if any).
+        if !based {
+            doc::put_team_ref(&mut night_doc, &team_id, &url, start)?;
+            teams_index.insert(team_id.clone(), url);
+        }
         g.truth.unreadable_teams.push(team_id.clone());
         team_docs.push((team_id, newer));
     }
