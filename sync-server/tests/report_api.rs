@@ -126,14 +126,14 @@ async fn partner_entries_are_validated_and_counted() {
     let n = str_of(&night, "night_id");
     let uri = format!("/api/nights/{n}/partner-entries");
     for (body, code) in [
-        (json!({"partner": " ", "space_type": "metroRer", "men": 1}), "invalid_partner"),
+        (json!({"partner": " ", "spaceType": "metroRer", "men": 1}), "invalid_partner"),
         (
-            json!({"partner": "RATP", "space_type": "metroRer", "arrondissement": 21, "men": 1}),
+            json!({"partner": "RATP", "spaceType": "metroRer", "arrondissement": 21, "men": 1}),
             "invalid_arrondissement",
         ),
-        (json!({"partner": "RATP", "space_type": "metroRer", "men": 5001}), "invalid_count"),
-        (json!({"partner": "RATP", "space_type": "tunnel", "men": 1}), "invalid_body"),
-        (json!({"partner": "RATP", "space_type": "metroRer", "men": -1}), "invalid_body"),
+        (json!({"partner": "RATP", "spaceType": "metroRer", "men": 5001}), "invalid_count"),
+        (json!({"partner": "RATP", "spaceType": "tunnel", "men": 1}), "invalid_body"),
+        (json!({"partner": "RATP", "spaceType": "metroRer", "men": -1}), "invalid_body"),
     ] {
         let (status, answer) = call(&state, "POST", &uri, Auth::Header(ADMIN_TOKEN), Some(body)).await;
         assert!(status.is_client_error(), "{answer}");
@@ -143,8 +143,8 @@ async fn partner_entries_are_validated_and_counted() {
     let (_, entries) = get(&state, &uri, ADMIN_TOKEN).await;
     assert_eq!(entries, json!([]));
     for body in [
-        json!({"partner": "RATP", "space_type": "metroRer", "arrondissement": 2, "men": 4, "women": 1}),
-        json!({"partner": "AP-HP", "space_type": "hospital", "men": 2, "unknown": 1}),
+        json!({"partner": "RATP", "spaceType": "metroRer", "arrondissement": 2, "men": 4, "women": 1}),
+        json!({"partner": "AP-HP", "spaceType": "hospital", "men": 2, "unknown": 1}),
     ] {
         let (status, answer) = call(&state, "POST", &uri, Auth::Header(ADMIN_TOKEN), Some(body)).await;
         assert_eq!(status, StatusCode::CREATED, "{answer}");

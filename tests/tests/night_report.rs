@@ -185,6 +185,8 @@ async fn simulated_night_through_the_real_server_consolidates_to_the_ground_trut
             )
         })
         .collect();
+    // The server finds exactly the conflicts the simulator made (and resolved).
+    assert_eq!(conflicted.len(), review.resolutions.len());
     for r in review.resolutions.values() {
         // Every conflict the simulator resolved is one the server found.
         assert!(conflicted.contains(&(r.encounter_id.to_string(), r.chosen.field())));

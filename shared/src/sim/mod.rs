@@ -424,8 +424,16 @@ pub fn simulate_on(
                     edit_at,
                 )?;
                 p.encounter.withdrawn = true;
-            } else if roll < 8 && n > 1 {
+            } else if roll < 8
+                && n > 1
+                && !matches!(
+                    p.encounter.space_type,
+                    SpaceType::SpecificSector | SpaceType::MetroRer
+                )
+            {
                 // Two devices set the type of space concurrently; the coordinators resolve it.
+                // Only when both values differ from the current one: Automerge drops a put of
+                // the value a key already holds, which would leave no conflict to resolve.
                 doc::edit_encounter(
                     &mut devices[0],
                     id,

@@ -138,7 +138,7 @@ async fn totals_csv(
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct PartnerEntryBody {
     partner: String,
     space_type: SpaceType,
