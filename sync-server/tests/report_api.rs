@@ -108,7 +108,12 @@ async fn an_empty_night_has_every_published_line_at_zero() {
     let state = state();
     let (night, _) = night_with_teams(&state, &["A", "B"], 1).await;
     let n = str_of(&night, "night_id");
-    let (status, c) = get(&state, &format!("/api/nights/{n}/consolidation"), ADMIN_TOKEN).await;
+    let (status, c) = get(
+        &state,
+        &format!("/api/nights/{n}/consolidation"),
+        ADMIN_TOKEN,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{c}");
     assert_eq!(c["totals"]["persons"], 0);
     assert_eq!(c["shareOfWomen"], Value::Null);
@@ -126,16 +131,29 @@ async fn partner_entries_are_validated_and_counted() {
     let n = str_of(&night, "night_id");
     let uri = format!("/api/nights/{n}/partner-entries");
     for (body, code) in [
-        (json!({"partner": " ", "spaceType": "metroRer", "men": 1}), "invalid_partner"),
+        (
+            json!({"partner": " ", "spaceType": "metroRer", "men": 1}),
+            "invalid_partner",
+        ),
         (
             json!({"partner": "RATP", "spaceType": "metroRer", "arrondissement": 21, "men": 1}),
             "invalid_arrondissement",
         ),
-        (json!({"partner": "RATP", "spaceType": "metroRer", "men": 5001}), "invalid_count"),
-        (json!({"partner": "RATP", "spaceType": "tunnel", "men": 1}), "invalid_body"),
-        (json!({"partner": "RATP", "spaceType": "metroRer", "men": -1}), "invalid_body"),
+        (
+            json!({"partner": "RATP", "spaceType": "metroRer", "men": 5001}),
+            "invalid_count",
+        ),
+        (
+            json!({"partner": "RATP", "spaceType": "tunnel", "men": 1}),
+            "invalid_body",
+        ),
+        (
+            json!({"partner": "RATP", "spaceType": "metroRer", "men": -1}),
+            "invalid_body",
+        ),
     ] {
-        let (status, answer) = call(&state, "POST", &uri, Auth::Header(ADMIN_TOKEN), Some(body)).await;
+        let (status, answer) =
+            call(&state, "POST", &uri, Auth::Header(ADMIN_TOKEN), Some(body)).await;
         assert!(status.is_client_error(), "{answer}");
         assert_eq!(answer["code"], code, "{answer}");
     }
@@ -146,12 +164,18 @@ async fn partner_entries_are_validated_and_counted() {
         json!({"partner": "RATP", "spaceType": "metroRer", "arrondissement": 2, "men": 4, "women": 1}),
         json!({"partner": "AP-HP", "spaceType": "hospital", "men": 2, "unknown": 1}),
     ] {
-        let (status, answer) = call(&state, "POST", &uri, Auth::Header(ADMIN_TOKEN), Some(body)).await;
+        let (status, answer) =
+            call(&state, "POST", &uri, Auth::Header(ADMIN_TOKEN), Some(body)).await;
         assert_eq!(status, StatusCode::CREATED, "{answer}");
     }
     let (_, entries) = get(&state, &uri, ADMIN_TOKEN).await;
     assert_eq!(entries.as_array().unwrap().len(), 2);
-    let (_, c) = get(&state, &format!("/api/nights/{n}/consolidation"), ADMIN_TOKEN).await;
+    let (_, c) = get(
+        &state,
+        &format!("/api/nights/{n}/consolidation"),
+        ADMIN_TOKEN,
+    )
+    .await;
     assert_eq!(c["totals"]["persons"], 8);
     assert_eq!(c["partnerPersons"], 8);
     let area = |key: &str| {
@@ -182,8 +206,21 @@ async fn a_confirmed_duplicate_leaves_the_totals_and_a_rejected_one_stays() {
         str_of(&created["teams"][0], "document_id"),
         str_of(&created["teams"][1], "document_id"),
     );
-    record(&state, a, vec![encounter(1, 1, 48.85, 0), encounter(3, 2, 48.80, 0)]).await;
-    record(&state, b, vec![encounter(2, 1, 48.8501, 600_000), encounter(4, 2, 48.8001, 0)]).await;
+    record(
+        &state,
+        a,
+        vec![encounter(1, 1, 48.85, 0), encounter(3, 2, 48.80, 0)],
+    )
+    .await;
+    record(
+        &state,
+        b,
+        vec![
+            encounter(2, 1, 48.8501, 600_000),
+            encounter(4, 2, 48.8001, 0),
+        ],
+    )
+    .await;
     let (status, d) = get(&state, &format!("/api/nights/{n}/duplicates"), ADMIN_TOKEN).await;
     assert_eq!(status, StatusCode::OK, "{d}");
     let pairs: Vec<&str> = d["candidates"]
@@ -197,27 +234,62 @@ async fn a_confirmed_duplicate_leaves_the_totals_and_a_rejected_one_stays() {
     assert_eq!(pairs.len(), 2, "{d}");
     assert!(pairs.contains(&p12.as_str()) && pairs.contains(&p34.as_str()));
     // Narrower window: the pair 10 minutes apart is no longer a candidate.
-    let (_, narrow) = get(&state, &format!("/api/nights/{n}/duplicates?window_min=5"), ADMIN_TOKEN).await;
+    let (_, narrow) = get(
+        &state,
+        &format!("/api/nights/{n}/duplicates?window_min=5"),
+        ADMIN_TOKEN,
+    )
+    .await;
     assert_eq!(narrow["candidates"].as_array().unwrap().len(), 1);
-    let (status, bad) = get(&state, &format!("/api/nights/{n}/duplicates?window_min=x"), ADMIN_TOKEN).await;
-    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")));
+    let (status, bad) = get(
+        &state,
+        &format!("/api/nights/{n}/duplicates?window_min=x"),
+        ADMIN_TOKEN,
+    )
+    .await;
+    assert_eq!(
+        (status, bad["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_query"))
+    );
 
     let decide = |pair: String, verdict: &'static str| {
         let state = state.clone();
         let uri = format!("/api/nights/{n}/duplicates/{pair}");
         async move {
-            call(&state, "POST", &uri, Auth::Header(ADMIN_TOKEN), Some(json!({"verdict": verdict}))).await
+            call(
+                &state,
+                "POST",
+                &uri,
+                Auth::Header(ADMIN_TOKEN),
+                Some(json!({"verdict": verdict})),
+            )
+            .await
         }
     };
     let (status, _) = decide(p12.clone(), "confirmed").await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = decide(p34.clone(), "rejected").await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = decide(format!("{}+{}", Uuid::from_u128(1), Uuid::from_u128(99)), "confirmed").await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("encounter_not_found")));
+    let (status, body) = decide(
+        format!("{}+{}", Uuid::from_u128(1), Uuid::from_u128(99)),
+        "confirmed",
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("encounter_not_found"))
+    );
     let (status, body) = decide("not-a-pair".into(), "confirmed").await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_pair")));
-    let (_, c) = get(&state, &format!("/api/nights/{n}/consolidation"), ADMIN_TOKEN).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_pair"))
+    );
+    let (_, c) = get(
+        &state,
+        &format!("/api/nights/{n}/consolidation"),
+        ADMIN_TOKEN,
+    )
+    .await;
     assert_eq!(c["totals"]["persons"], 1 + 2 + 2);
     assert_eq!(c["excluded"]["duplicateEncounters"], 1);
     let (_, d) = get(&state, &format!("/api/nights/{n}/duplicates"), ADMIN_TOKEN).await;
@@ -237,7 +309,12 @@ async fn a_conflict_is_listed_and_only_one_of_its_values_may_be_chosen() {
     let (night, created) = night_with_teams(&state, &["A"], 1).await;
     let n = str_of(&night, "night_id");
     let team_doc = DocumentId::parse(str_of(&created["teams"][0], "document_id")).unwrap();
-    record(&state, &team_doc.to_bs58check(), vec![encounter(1, 1, 48.85, 0)]).await;
+    record(
+        &state,
+        &team_doc.to_bs58check(),
+        vec![encounter(1, 1, 48.85, 0)],
+    )
+    .await;
     // Two concurrent edits of the same field: two actors from the same heads, merged.
     state
         .hub
@@ -247,8 +324,18 @@ async fn a_conflict_is_listed_and_only_one_of_its_values_may_be_chosen() {
             Box::new(|d| {
                 let mut other = d.fork().with_actor(automerge::ActorId::from(vec![2u8; 16]));
                 let id = Uuid::from_u128(1);
-                carnet_shared::doc::edit_encounter(d, id, &EncounterEdit::SpaceType(SpaceType::MetroRer), 1)?;
-                carnet_shared::doc::edit_encounter(&mut other, id, &EncounterEdit::SpaceType(SpaceType::Woods), 1)?;
+                carnet_shared::doc::edit_encounter(
+                    d,
+                    id,
+                    &EncounterEdit::SpaceType(SpaceType::MetroRer),
+                    1,
+                )?;
+                carnet_shared::doc::edit_encounter(
+                    &mut other,
+                    id,
+                    &EncounterEdit::SpaceType(SpaceType::Woods),
+                    1,
+                )?;
                 d.merge(&mut other)?;
                 Ok(())
             }),
@@ -262,16 +349,36 @@ async fn a_conflict_is_listed_and_only_one_of_its_values_may_be_chosen() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["field"], "spaceType");
     assert_eq!(list[0]["resolution"], Value::Null);
-    let choose = |value: &'static str| {
-        json!({"encounterId": Uuid::from_u128(1), "chosen": {"field": "spaceType", "value": value}})
-    };
-    let (status, body) = call(&state, "POST", &uri, Auth::Header(ADMIN_TOKEN), Some(choose("street"))).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_choice")));
-    let (status, body) = call(&state, "POST", &uri, Auth::Header(ADMIN_TOKEN), Some(choose("woods"))).await;
+    let choose = |value: &'static str| json!({"encounterId": Uuid::from_u128(1), "chosen": {"field": "spaceType", "value": value}});
+    let (status, body) = call(
+        &state,
+        "POST",
+        &uri,
+        Auth::Header(ADMIN_TOKEN),
+        Some(choose("street")),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_choice"))
+    );
+    let (status, body) = call(
+        &state,
+        "POST",
+        &uri,
+        Auth::Header(ADMIN_TOKEN),
+        Some(choose("woods")),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, list) = get(&state, &uri, ADMIN_TOKEN).await;
     assert_eq!(list[0]["resolution"]["value"], "woods");
-    let (_, c) = get(&state, &format!("/api/nights/{n}/consolidation"), ADMIN_TOKEN).await;
+    let (_, c) = get(
+        &state,
+        &format!("/api/nights/{n}/consolidation"),
+        ADMIN_TOKEN,
+    )
+    .await;
     let woods = c["bySpaceType"]
         .as_array()
         .unwrap()

@@ -7,6 +7,7 @@ pub mod bomb;
 pub mod device;
 pub mod http;
 pub mod js;
+pub mod night;
 pub mod server;
 
 pub use device::{Device, DeviceError};

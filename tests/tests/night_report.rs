@@ -1,8 +1,7 @@
-//! A simulated night through the real server: `carnet_shared::sim` writes a seeded night on top
-//! of the documents the server made (night, teams), every team's devices push their own copies
-//! (with their concurrent edits) over real WebSockets, the coordinators' decisions and the
-//! partners' aggregates go through the report API, and the consolidation the API returns is
-//! checked exactly against the simulator's ground truth.
+//! A simulated night through the real server (`carnet_tests::night`: the seeded simulator
+//! written on top of the server's documents, every device pushing its own copy over a real
+//! WebSocket, decisions and partners' counts through the report API); the consolidation the
+//! API returns is checked exactly against the simulator's ground truth.
 //!
 //! Size: `CARNET_SIM_TEAMS` teams (default 60, enough for every case the simulator plants);
 //! the full Paris size (400) runs in `carnet-bench night`.
@@ -10,16 +9,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use automerge::AutoCommit;
-use automerge::transaction::Transactable;
 use axum::http::StatusCode;
-use carnet_shared::doc::{self, DocError};
 use carnet_shared::model::DuplicateDecision;
-use carnet_shared::sim::{SimBases, SimConfig, simulate_on};
+use carnet_shared::sim::SimConfig;
 use carnet_tests::http;
-use carnet_tests::{Device, DeviceError, TestServer};
+use carnet_tests::night::run_simulated_night;
 use serde_json::{Value, json};
-use tokio::task::JoinSet;
 
 const START: i64 = 1_769_720_400_000; // 2026-01-29 22:00 (Paris, UTC+1)
 const SEED: u64 = 2026;
@@ -29,10 +24,6 @@ fn teams_in_test() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(60)
-}
-
-fn to_auto(doc: &automerge::Automerge) -> AutoCommit {
-    AutoCommit::load(&doc.save()).unwrap()
 }
 
 fn nonzero(lines: &Value) -> BTreeMap<String, u64> {
@@ -64,155 +55,30 @@ async fn simulated_night_through_the_real_server_consolidates_to_the_ground_trut
         ..SimConfig::paris()
     };
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await.unwrap();
-    // One more team than simulated: its (newer) app writes schema 2.
-    let night = server
-        .night(config.teams + 1, config.devices_per_team as u32)
+    let run = run_simulated_night(dir.path(), &config, SEED, START)
         .await
         .unwrap();
-    let coordinator = server
-        .coordinator(&night.night_id, "read-write", "read-only")
-        .await
-        .unwrap();
-    let mut hq = Device::new(&coordinator.peer_id, &coordinator.token);
-    hq.connect(server.addr).await.unwrap();
-    hq.open(night.night_doc).await.unwrap();
-
-    // Every device enrols and opens its team document: the simulated night is written on top
-    // of what the server made.
-    let mut devices: Vec<Vec<Device>> = Vec::new();
-    let mut bases = Vec::new();
-    for team in &night.teams {
-        let mut team_devices = Vec::new();
-        for code in &team.codes {
-            let enrolled = server.enrol(code).await.unwrap();
-            let mut device = Device::new(&enrolled.peer_id, &enrolled.token);
-            device.connect(server.addr).await.unwrap();
-            device.open(team.doc).await.unwrap();
-            team_devices.push(device);
-        }
-        bases.push(to_auto(team_devices[0].document(&team.doc).unwrap()));
-        devices.push(team_devices);
-    }
-    let newer_team = bases.pop().unwrap();
-    drop(newer_team);
-    let night_base = to_auto(hq.document(&night.night_doc).unwrap());
-    let mut sim = simulate_on(
-        &config,
-        SEED,
-        START,
-        Some(SimBases {
-            night: night_base,
-            teams: bases,
-        }),
-    )
-    .unwrap();
-
-    // The night's sectors and questionnaire, from the coordinators' device.
-    let mut night_doc = sim.night_doc.fork();
-    hq.edit(night.night_doc, |d| d.merge(&mut night_doc).map_err(DocError::from))
-        .await
-        .unwrap();
-    hq.sync_until_acknowledged(night.night_doc).await.unwrap();
-
-    // Every device pushes its own copy, all teams at once.
-    let synced = std::time::Instant::now();
-    let mut pushes = JoinSet::new();
-    let newer = devices.pop().unwrap();
-    for ((team, team_devices), copies) in night
-        .teams
-        .iter()
-        .zip(devices)
-        .zip(std::mem::take(&mut sim.device_docs))
-    {
-        let doc_id = team.doc;
-        pushes.spawn(async move {
-            for (mut device, mut copy) in team_devices.into_iter().zip(copies) {
-                device
-                    .edit(doc_id, |d| d.merge(&mut copy).map_err(DocError::from))
-                    .await?;
-                device.sync_until_acknowledged(doc_id).await?;
-                device.go_offline().await;
-            }
-            Ok::<_, DeviceError>(())
-        });
-    }
-    // The newer app of the last team.
-    let newer_doc = night.teams.last().unwrap().doc;
-    let mut newer_device = newer.into_iter().next().unwrap();
-    newer_device
-        .edit(newer_doc, |d| {
-            d.put(automerge::ROOT, "schema", automerge::ScalarValue::Uint(2))?;
-            Ok(())
-        })
-        .await
-        .unwrap();
-    newer_device.sync_until_acknowledged(newer_doc).await.unwrap();
-    while let Some(joined) = pushes.join_next().await {
-        joined.unwrap().unwrap();
-    }
-    println!("{} teams synced in {:?}", config.teams, synced.elapsed());
-
-    // The coordinators' decisions and the partners' counts, through the API.
+    println!(
+        "{} teams synced in {:?}; first totals in {:?}",
+        config.teams, run.sync_time, run.first_totals_time
+    );
+    let (server, night, coordinator, sim, review) = (
+        &run.server,
+        &run.night,
+        &run.coordinator,
+        &run.sim,
+        &run.review,
+    );
+    // The server finds exactly the conflicts the simulator made (and resolved).
+    let resolved: BTreeSet<(String, String)> = review
+        .resolutions
+        .values()
+        .map(|r| (r.encounter_id.to_string(), r.chosen.field()))
+        .collect();
+    assert_eq!(run.conflicts_found, resolved);
+    assert!(!resolved.is_empty());
     let n = &night.night_id;
     let token = Some(coordinator.token.as_str());
-    let review = doc::read_review(&sim.review_doc).unwrap();
-    for d in review.duplicates.values() {
-        let (status, body) = server
-            .api(
-                "POST",
-                &format!("/api/nights/{n}/duplicates/{}", d.key()),
-                token,
-                Some(json!({"verdict": d.verdict})),
-            )
-            .await
-            .unwrap();
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
-    let (status, conflicts) = server
-        .api("GET", &format!("/api/nights/{n}/conflicts"), token, None)
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::OK);
-    let conflicted: BTreeSet<(String, String)> = conflicts
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["encounterId"].as_str().unwrap().to_owned(),
-                c["field"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    // The server finds exactly the conflicts the simulator made (and resolved).
-    assert_eq!(conflicted.len(), review.resolutions.len());
-    for r in review.resolutions.values() {
-        // Every conflict the simulator resolved is one the server found.
-        assert!(conflicted.contains(&(r.encounter_id.to_string(), r.chosen.field())));
-        let (status, body) = server
-            .api(
-                "POST",
-                &format!("/api/nights/{n}/conflicts"),
-                token,
-                Some(json!({"encounterId": r.encounter_id, "chosen": r.chosen})),
-            )
-            .await
-            .unwrap();
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
-    for p in &sim.partners {
-        let (status, body) = server
-            .api(
-                "POST",
-                &format!("/api/nights/{n}/partner-entries"),
-                token,
-                Some(serde_json::to_value(p).unwrap()),
-            )
-            .await
-            .unwrap();
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-    }
 
     // The figures, over a real HTTP connection.
     let asked = std::time::Instant::now();
@@ -236,7 +102,10 @@ async fn simulated_night_through_the_real_server_consolidates_to_the_ground_trut
     assert_eq!(c["talliedPersons"].as_u64(), Some(t.tallied));
     assert_eq!(c["partnerPersons"].as_u64(), Some(t.partner_persons));
     assert_eq!(c["encounters"].as_u64(), Some(t.encounters));
-    assert_eq!(c["questionnairesCompleted"].as_u64(), Some(t.questionnaires));
+    assert_eq!(
+        c["questionnairesCompleted"].as_u64(),
+        Some(t.questionnaires)
+    );
     assert_eq!(
         c["excluded"]["withdrawnEncounters"].as_u64(),
         Some(t.withdrawn_encounters)
@@ -258,7 +127,10 @@ async fn simulated_night_through_the_real_server_consolidates_to_the_ground_trut
     assert_eq!(sex_counts, t.sex_answers);
     let share = c["shareOfWomen"].as_f64().unwrap();
     assert!((share - t.women as f64 / t.persons as f64).abs() < 1e-12);
-    assert_eq!(c["teams"]["consolidated"].as_u64(), Some(config.teams as u64));
+    assert_eq!(
+        c["teams"]["consolidated"].as_u64(),
+        Some(config.teams as u64)
+    );
     assert_eq!(c["teams"]["missing"], json!([]));
     let unreadable = c["teams"]["unreadable"].as_array().unwrap();
     assert_eq!(unreadable.len(), t.unreadable_teams.len());
@@ -278,7 +150,12 @@ async fn simulated_night_through_the_real_server_consolidates_to_the_ground_trut
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["pair"].as_str().unwrap().to_owned(), c["decision"].clone()))
+        .map(|c| {
+            (
+                c["pair"].as_str().unwrap().to_owned(),
+                c["decision"].clone(),
+            )
+        })
         .collect();
     let planted: Vec<String> = t
         .planted_pairs
@@ -343,7 +220,10 @@ async fn simulated_night_through_the_real_server_consolidates_to_the_ground_trut
     for f in features {
         for v in f["geometry"]["coordinates"].as_array().unwrap() {
             let v = v.as_f64().unwrap();
-            assert!(((v * 1000.0).round() / 1000.0 - v).abs() < 1e-9, "coarse by default");
+            assert!(
+                ((v * 1000.0).round() / 1000.0 - v).abs() < 1e-9,
+                "coarse by default"
+            );
         }
     }
 }

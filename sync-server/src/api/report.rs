@@ -49,11 +49,20 @@ pub fn routes() -> Router<AppState> {
         )
         .route(&format!("{n}/duplicates"), get(duplicates))
         .route(&format!("{n}/duplicates/{{pair}}"), post(decide_duplicate))
-        .route(&format!("{n}/conflicts"), get(conflicts).post(resolve_conflict))
+        .route(
+            &format!("{n}/conflicts"),
+            get(conflicts).post(resolve_conflict),
+        )
         .route(&format!("{n}/exports/encounters.csv"), get(encounters_csv))
-        .route(&format!("{n}/exports/questionnaires.csv"), get(questionnaires_csv))
+        .route(
+            &format!("{n}/exports/questionnaires.csv"),
+            get(questionnaires_csv),
+        )
         .route(&format!("{n}/exports/totals.csv"), get(totals_csv))
-        .route(&format!("{n}/exports/encounters.geojson"), get(encounters_geojson))
+        .route(
+            &format!("{n}/exports/encounters.geojson"),
+            get(encounters_geojson),
+        )
 }
 
 /// A query string whose rejection is an [`ApiError`] (the default is plain text).
@@ -82,7 +91,9 @@ async fn night_data(
 }
 
 /// Consolidates off the async threads.
-async fn consolidated(data: NightData) -> Result<(NightData, Consolidation, Vec<EffectiveEncounter>), ApiError> {
+async fn consolidated(
+    data: NightData,
+) -> Result<(NightData, Consolidation, Vec<EffectiveEncounter>), ApiError> {
     tokio::task::spawn_blocking(move || {
         let partners = data.partners();
         let (c, encounters) = consolidate(ConsolidationInput {
@@ -177,8 +188,14 @@ async fn add_partner_entry(
     entry.validate().map_err(|error| {
         use carnet_shared::model::PartnerEntryError as E;
         let (code, message) = match error {
-            E::Name => ("invalid_partner", "the partner name must have 1 to 100 characters"),
-            E::Arrondissement => ("invalid_arrondissement", "the arrondissement must be 1 to 20"),
+            E::Name => (
+                "invalid_partner",
+                "the partner name must have 1 to 100 characters",
+            ),
+            E::Arrondissement => (
+                "invalid_arrondissement",
+                "the arrondissement must be 1 to 20",
+            ),
             E::TooMany => ("invalid_count", "each count must be at most 5000"),
         };
         ApiError::bad_request(code, message)
@@ -255,13 +272,19 @@ async fn duplicates(
     let mut config = DuplicateConfig::default();
     if let Some(d) = query.distance_m {
         if !(d.is_finite() && (1.0..=2000.0).contains(&d)) {
-            return Err(ApiError::bad_request("invalid_distance", "distance_m must be 1 to 2000"));
+            return Err(ApiError::bad_request(
+                "invalid_distance",
+                "distance_m must be 1 to 2000",
+            ));
         }
         config.max_distance_m = d;
     }
     if let Some(w) = query.window_min {
         if !(1..=720).contains(&w) {
-            return Err(ApiError::bad_request("invalid_window", "window_min must be 1 to 720"));
+            return Err(ApiError::bad_request(
+                "invalid_window",
+                "window_min must be 1 to 720",
+            ));
         }
         config.max_gap_ms = i64::from(w) * 60_000;
     }
@@ -299,7 +322,10 @@ async fn decide_duplicate(
     Path((night, pair)): Path<(String, String)>,
     ApiJson(body): ApiJson<Verdict>,
 ) -> Result<Json<DuplicateDecision>, ApiError> {
-    let bad_pair = ApiError::bad_request("invalid_pair", "the pair must be <uuid>+<uuid> of two encounters");
+    let bad_pair = ApiError::bad_request(
+        "invalid_pair",
+        "the pair must be <uuid>+<uuid> of two encounters",
+    );
     let (a, b) = pair.split_once('+').ok_or(bad_pair)?;
     let (a, b) = (
         Uuid::parse_str(a).map_err(|_| bad_pair)?,
@@ -316,7 +342,10 @@ async fn decide_duplicate(
         })
     };
     if !known(a) || !known(b) {
-        return Err(ApiError::not_found("encounter_not_found", "no such encounter in this night"));
+        return Err(ApiError::not_found(
+            "encounter_not_found",
+            "no such encounter in this night",
+        ));
     }
     let now = state.now();
     let decision = DuplicateDecision::new(a, b, body.verdict, principal.peer_id.0.clone(), now);
@@ -414,9 +443,15 @@ async fn resolve_conflict(
     let conflict = found
         .into_iter()
         .find(|c| c.encounter_id == body.encounter_id && c.field == field)
-        .ok_or(ApiError::not_found("conflict_not_found", "no conflict on this field of this encounter"))?;
+        .ok_or(ApiError::not_found(
+            "conflict_not_found",
+            "no conflict on this field of this encounter",
+        ))?;
     if !conflict.values.contains(&body.chosen) {
-        return Err(ApiError::bad_request("invalid_choice", "the value chosen is not one of the conflicting values"));
+        return Err(ApiError::bad_request(
+            "invalid_choice",
+            "the value chosen is not one of the conflicting values",
+        ));
     }
     let now = state.now();
     let resolution = ConflictResolution {
@@ -461,9 +496,11 @@ async fn encounters_csv(
         position_decimals: decimals,
         include_excluded: query.excluded,
     };
-    Ok(streamed("text/csv; charset=utf-8", "rencontres.csv", move |w| {
-        write_encounters_csv(w, &encounters, options, &mut |_| {}).map(|_| ())
-    }))
+    Ok(streamed(
+        "text/csv; charset=utf-8",
+        "rencontres.csv",
+        move |w| write_encounters_csv(w, &encounters, options, &mut |_| {}).map(|_| ()),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -482,10 +519,14 @@ async fn questionnaires_csv(
     let (_, data) = night_data(&state, &principal, &night).await?;
     let question_ids = question_ids(&data);
     let (_, _, encounters) = consolidated(data).await?;
-    Ok(streamed("text/csv; charset=utf-8", "questionnaires.csv", move |w| {
-        write_questionnaires_csv(w, &encounters, &question_ids, query.free_text, &mut |_| {})
-            .map(|_| ())
-    }))
+    Ok(streamed(
+        "text/csv; charset=utf-8",
+        "questionnaires.csv",
+        move |w| {
+            write_questionnaires_csv(w, &encounters, &question_ids, query.free_text, &mut |_| {})
+                .map(|_| ())
+        },
+    ))
 }
 
 /// Question ids in the order of the night's questionnaire.
@@ -507,7 +548,10 @@ fn question_ids(data: &NightData) -> Vec<String> {
 
 fn check_decimals(decimals: u32) -> Result<u32, ApiError> {
     if decimals > 6 {
-        return Err(ApiError::bad_request("invalid_precision", "at most 6 decimals"));
+        return Err(ApiError::bad_request(
+            "invalid_precision",
+            "at most 6 decimals",
+        ));
     }
     Ok(decimals)
 }
@@ -527,7 +571,9 @@ async fn encounters_geojson(
     let decimals = check_decimals(query.precision.unwrap_or(3))?;
     let (_, data) = night_data(&state, &principal, &night).await?;
     let (_, _, encounters) = consolidated(data).await?;
-    Ok(streamed("application/geo+json", "rencontres.geojson", move |w| {
-        write_encounters_geojson(w, &encounters, decimals, &mut |_| {}).map(|_| ())
-    }))
+    Ok(streamed(
+        "application/geo+json",
+        "rencontres.geojson",
+        move |w| write_encounters_geojson(w, &encounters, decimals, &mut |_| {}).map(|_| ()),
+    ))
 }

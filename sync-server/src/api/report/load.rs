@@ -193,5 +193,8 @@ pub async fn edit_review(
 
 fn refused(error: DocError) -> ApiError {
     tracing::warn!(%error, "a review edit was refused");
-    ApiError::bad_request("invalid_review_edit", "the review document refused this edit")
+    ApiError::bad_request(
+        "invalid_review_edit",
+        "the review document refused this edit",
+    )
 }
