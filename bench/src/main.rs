@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod night;
 mod node;
 mod ours;
 mod proc;
@@ -33,6 +34,8 @@ struct Cli {
 enum Command {
     /// K teams upload at once, one coordinator fetches: our server against Node's.
     Sync(SyncArgs),
+    /// The simulated Paris night through a real server; consolidation API timings.
+    Night(night::NightArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -83,6 +86,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Sync(args) => sync(args),
+        Command::Night(args) => night::night(args),
     }
 }
 

@@ -23,6 +23,7 @@ use crate::error::ApiError;
 use crate::sync::{DocumentEdit, SyncError};
 
 pub mod climate;
+pub mod report;
 
 /// Bounds on one request, so a typo cannot create a million codes.
 pub const MAX_TEAMS_PER_REQUEST: usize = 1000;

@@ -128,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::routes())
         .merge(crate::api::climate::routes())
         .merge(crate::coord::routes())
+        .merge(crate::api::report::routes())
         .with_state(state);
     // The procurement tables live in the same SQLite file; an in-memory server (tests) has
     // no file for the procurement side to open, so it serves the sync and API routes only.

@@ -5,8 +5,10 @@
 
 pub mod bomb;
 pub mod device;
+pub mod http;
 pub mod js;
 pub mod qr;
+pub mod night;
 pub mod server;
 
 pub use device::{Device, DeviceError};

@@ -35,7 +35,10 @@ pub use night::{
     create_night, put_sector, put_team_ref, read_night, remove_sector, set_questionnaire,
     write_night,
 };
-pub use review::{add_correction, create_review, decide_duplicate, read_review, resolve_conflict};
+pub use review::{
+    add_correction, create_review, decide_duplicate, put_partner_entry, read_partner_entries,
+    read_review, resolve_conflict,
+};
 pub use team::{
     add_to_tally, check_in, check_out, create_team, mark_coverage, read_team, set_team_sectors,
 };

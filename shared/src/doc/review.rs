@@ -2,8 +2,10 @@
 //! documents so coordinators never write the keys teams write.
 //!
 //! Root keys: `schema`, `kind` = "review", `nightId`, `duplicates` (pair key -> map),
-//! `corrections` (uuid -> map), `resolutions` (`<encounter>/<field>` -> map). Each entry is a
-//! fresh map written whole; edits are stored as JSON scalars so they change atomically.
+//! `corrections` (uuid -> map), `resolutions` (`<encounter>/<field>` -> map), `partners`
+//! (uuid -> JSON scalar of a [`PartnerEntry`]; absent from review documents made before it
+//! existed, and then created by the first entry). Each entry is a fresh map or one scalar
+//! written whole; edits are stored as JSON scalars so they change atomically.
 
 use std::collections::BTreeMap;
 
@@ -15,8 +17,10 @@ use super::values::{self, req};
 use super::{DocError, DocKind, check_header, init_header, messages, write};
 use crate::model::{
     ConflictResolution, Correction, DuplicateDecision, DuplicateVerdict, EncounterEdit, Millis,
-    Review, TeamId,
+    PartnerEntry, Review, TeamId,
 };
+
+const PARTNERS: &str = "partners";
 
 pub fn create_review(doc: &mut AutoCommit, night_id: Uuid, now: Millis) -> Result<(), DocError> {
     write(doc, messages::CREATE_REVIEW, now, |doc| {
@@ -64,7 +68,7 @@ pub(super) mod tx {
     pub fn create_review<T: Transactable>(doc: &mut T, night_id: Uuid) -> Result<(), DocError> {
         init_header(doc, DocKind::Review)?;
         values::put_str(doc, &ROOT, "nightId", &night_id.to_string())?;
-        for key in ["duplicates", "corrections", "resolutions"] {
+        for key in ["duplicates", "corrections", "resolutions", PARTNERS] {
             doc.put_object(ROOT, key, ObjType::Map)?;
         }
         Ok(())
@@ -131,6 +135,45 @@ pub(super) mod tx {
     }
 }
 
+/// Records (or replaces, same id) a partner's aggregate entry, validated first.
+pub fn put_partner_entry(
+    doc: &mut AutoCommit,
+    entry: &PartnerEntry,
+    now: Millis,
+) -> Result<(), DocError> {
+    entry
+        .validate()
+        .map_err(|_| DocError::Invalid("partner entry"))?;
+    write(doc, "partner entry", now, |doc| {
+        check_header(doc, DocKind::Review)?;
+        let map = match values::opt(doc, &ROOT, PARTNERS, values::as_map)? {
+            Some(map) => map,
+            // Review documents made before partner entries existed.
+            None => doc.put_object(ROOT, PARTNERS, ObjType::Map)?,
+        };
+        values::put_str(doc, &map, &entry.id.to_string(), &values::to_json(entry)?)?;
+        Ok(())
+    })
+}
+
+/// The partners' entries of a review document, by id (none if it predates them).
+pub fn read_partner_entries<D: ReadDoc>(doc: &D) -> Result<BTreeMap<Uuid, PartnerEntry>, DocError> {
+    check_header(doc, DocKind::Review)?;
+    let mut entries = BTreeMap::new();
+    let Some(map) = values::opt(doc, &ROOT, PARTNERS, values::as_map)? else {
+        return Ok(entries);
+    };
+    for key in doc.keys(&map) {
+        let id = Uuid::parse_str(&key).map_err(|_| DocError::BadKey(key.clone()))?;
+        let entry: PartnerEntry = req(doc, &map, &key, values::json)?;
+        if entry.id != id {
+            return Err(DocError::BadKey(key));
+        }
+        entries.insert(id, entry);
+    }
+    Ok(entries)
+}
+
 pub fn read_review<D: ReadDoc>(doc: &D) -> Result<Review, DocError> {
     check_header(doc, DocKind::Review)?;
     let night_id = req(doc, &ROOT, "nightId", values::as_uuid)?;
@@ -193,4 +236,71 @@ pub fn read_review<D: ReadDoc>(doc: &D) -> Result<Review, DocError> {
         corrections,
         resolutions,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::doc::new_doc;
+    use crate::model::{MAX_PARTNER_PERSONS, SpaceType};
+    use automerge::ActorId;
+    use automerge::transaction::Transactable;
+
+    fn entry(id: u128, men: u32) -> PartnerEntry {
+        PartnerEntry {
+            id: Uuid::from_u128(id),
+            partner: "RATP".into(),
+            space_type: SpaceType::MetroRer,
+            arrondissement: Some(12),
+            men,
+            women: 1,
+            unknown: 0,
+            entered_by: "coordinator-x".into(),
+            entered_at: 5,
+        }
+    }
+
+    #[test]
+    fn partner_entries_round_trip_and_replace_by_id() {
+        let mut doc = new_doc(ActorId::from(vec![1u8; 16]));
+        create_review(&mut doc, Uuid::from_u128(9), 0).unwrap();
+        put_partner_entry(&mut doc, &entry(1, 3), 1).unwrap();
+        put_partner_entry(&mut doc, &entry(2, 4), 2).unwrap();
+        put_partner_entry(&mut doc, &entry(1, 7), 3).unwrap();
+        let read = read_partner_entries(&doc).unwrap();
+        assert_eq!(read.len(), 2);
+        assert_eq!(read[&Uuid::from_u128(1)], entry(1, 7));
+        assert_eq!(read[&Uuid::from_u128(2)], entry(2, 4));
+        // The rest of the review reads as before.
+        assert!(read_review(&doc).unwrap().duplicates.is_empty());
+    }
+
+    #[test]
+    fn partner_entries_in_a_review_made_before_they_existed() {
+        let mut doc = new_doc(ActorId::from(vec![1u8; 16]));
+        create_review(&mut doc, Uuid::from_u128(9), 0).unwrap();
+        doc.delete(automerge::ROOT, PARTNERS).unwrap();
+        doc.commit();
+        assert!(read_partner_entries(&doc).unwrap().is_empty());
+        put_partner_entry(&mut doc, &entry(1, 3), 1).unwrap();
+        assert_eq!(read_partner_entries(&doc).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn invalid_partner_entry_is_refused_and_nothing_is_written() {
+        let mut doc = new_doc(ActorId::from(vec![1u8; 16]));
+        create_review(&mut doc, Uuid::from_u128(9), 0).unwrap();
+        let heads = doc.get_heads();
+        let mut bad = entry(1, 3);
+        bad.arrondissement = Some(21);
+        assert!(put_partner_entry(&mut doc, &bad, 1).is_err());
+        let mut blank = entry(3, 1);
+        blank.partner = "  ".into();
+        assert!(put_partner_entry(&mut doc, &blank, 1).is_err());
+        let mut huge = entry(4, MAX_PARTNER_PERSONS + 1);
+        huge.partner = "SNCF".into();
+        assert!(put_partner_entry(&mut doc, &huge, 1).is_err());
+        assert_eq!(doc.get_heads(), heads);
+    }
 }

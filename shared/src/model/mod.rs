@@ -18,7 +18,10 @@ pub use encounter::{
 pub use night::{
     Night, NightHeader, NightIssue, QuestionnaireDefinition, Sector, SectorId, TeamId, is_iso_date,
 };
-pub use review::{ConflictResolution, Correction, DuplicateDecision, Review};
+pub use review::{
+    ConflictResolution, Correction, DuplicateDecision, MAX_PARTNER_CHARS, MAX_PARTNER_PERSONS,
+    PartnerEntry, PartnerEntryError, Review,
+};
 pub use tally::{TallyDimension, TallyKeyError};
 pub use team::{Round, SectorCoverage, Team, TeamHeader};
 

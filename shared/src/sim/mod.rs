@@ -86,6 +86,10 @@ pub struct SimNight {
     pub night_doc: AutoCommit,
     /// Every team document, merged from its devices.
     pub team_docs: Vec<(TeamId, AutoCommit)>,
+    /// Per team (same order as `team_docs`, without the unreadable one), each device's copy
+    /// just before the last sync: together they make the team document, and they hold
+    /// concurrent edits that only a merge of all of them resolves.
+    pub device_docs: Vec<Vec<AutoCommit>>,
     pub review_doc: AutoCommit,
     pub partners: Vec<PartnerAggregate>,
     pub truth: GroundTruth,
@@ -105,8 +109,40 @@ fn sync_all(devices: &mut [AutoCommit]) -> Result<(), DocError> {
     Ok(())
 }
 
+/// Documents made elsewhere (e.g. by a server) for the simulated night to be written into:
+/// the night document (header only) and one team document per team (header only, no
+/// sectors). The night then gets the simulated sectors and questionnaire, each team its
+/// sectors and encounters, all as changes on top of these documents; the night's team index
+/// is left as the base has it.
+pub struct SimBases {
+    pub night: AutoCommit,
+    pub teams: Vec<AutoCommit>,
+}
+
 /// Simulates a whole night. `start` is the time teams set off (e.g. 22:00).
 pub fn simulate(config: &SimConfig, seed: u64, start: Millis) -> Result<SimNight, DocError> {
+    simulate_on(config, seed, start, None)
+}
+
+/// [`simulate`] on top of existing documents (`bases.teams` must hold `config.teams`
+/// documents). Without bases, the same as [`simulate`]; with them, the same encounters,
+/// tallies and truth for the same seed.
+pub fn simulate_on(
+    config: &SimConfig,
+    seed: u64,
+    start: Millis,
+    bases: Option<SimBases>,
+) -> Result<SimNight, DocError> {
+    let based = bases.is_some();
+    let (night_base, mut team_bases) = match bases {
+        Some(b) => {
+            if b.teams.len() != config.teams {
+                return Err(DocError::Invalid("one base document per team is needed"));
+            }
+            (Some(b.night), b.teams.into_iter().map(Some).collect())
+        }
+        None => (None, vec![None; config.teams]),
+    };
     let definition = Definition::parse(DEFAULT_QUESTIONNAIRE)
         .map_err(|_| DocError::Invalid("default questionnaire does not parse"))?;
     let mut g = Generator {
@@ -119,13 +155,23 @@ pub fn simulate(config: &SimConfig, seed: u64, start: Millis) -> Result<SimNight
     let night_id = uuid_at(&mut g.rng, start);
 
     // Night: one rectangular sector per team, on a 20-column grid.
-    let mut night_doc = doc::new_doc(coordinator.clone());
-    let header = NightHeader {
-        id: night_id,
-        date: "2026-01-29".into(),
-        label: "Nuit simulée".into(),
+    let (mut night_doc, header) = match night_base {
+        Some(mut base) => {
+            let header = doc::read_night(&base)?.header;
+            (base.fork().with_actor(coordinator.clone()), header)
+        }
+        None => {
+            let mut night_doc = doc::new_doc(coordinator.clone());
+            let header = NightHeader {
+                id: night_id,
+                date: "2026-01-29".into(),
+                label: "Nuit simulée".into(),
+            };
+            doc::create_night(&mut night_doc, &header, start)?;
+            (night_doc, header)
+        }
     };
-    doc::create_night(&mut night_doc, &header, start)?;
+    let night_id = header.id;
     let mut sectors = BTreeMap::new();
     for i in 0..config.teams {
         let (lat, lon) = sector_origin(i);
@@ -266,24 +312,38 @@ pub fn simulate(config: &SimConfig, seed: u64, start: Millis) -> Result<SimNight
             .push(right);
     }
 
+    let mut device_docs = Vec::new();
     for t in 0..config.teams {
-        let team_id = TeamId(format!("T-{:03}", t + 1));
+        let base = team_bases.get_mut(t).and_then(Option::take);
         // Every tenth team also covers the next sector.
         let mut team_sectors = vec![t];
         if t % 10 == 9 && t + 1 < config.teams {
             team_sectors.push(t + 1);
         }
-        let header = TeamHeader {
-            team_id: team_id.clone(),
-            night_id,
-            name: format!("Équipe {}", t + 1),
-            sectors: team_sectors
-                .iter()
-                .map(|s| SectorId(format!("S{:03}", s + 1)))
-                .collect(),
+        let sector_ids: BTreeSet<SectorId> = team_sectors
+            .iter()
+            .map(|s| SectorId(format!("S{:03}", s + 1)))
+            .collect();
+        let (team_id, mut main) = match base {
+            Some(mut base) => {
+                let team_id = doc::read_team(&base)?.header.team_id;
+                let mut main = base.fork().with_actor(coordinator.clone());
+                doc::set_team_sectors(&mut main, &sector_ids, start)?;
+                (team_id, main)
+            }
+            None => {
+                let team_id = TeamId(format!("T-{:03}", t + 1));
+                let header = TeamHeader {
+                    team_id: team_id.clone(),
+                    night_id,
+                    name: format!("Équipe {}", t + 1),
+                    sectors: sector_ids,
+                };
+                let mut main = doc::new_doc(coordinator.clone());
+                doc::create_team(&mut main, &header, start)?;
+                (team_id, main)
+            }
         };
-        let mut main = doc::new_doc(coordinator.clone());
-        doc::create_team(&mut main, &header, start)?;
         let mut devices: Vec<AutoCommit> = (0..config.devices_per_team.max(1))
             .map(|_| {
                 let a = actor(&mut g.rng);
@@ -364,8 +424,16 @@ pub fn simulate(config: &SimConfig, seed: u64, start: Millis) -> Result<SimNight
                     edit_at,
                 )?;
                 p.encounter.withdrawn = true;
-            } else if roll < 8 && n > 1 {
+            } else if roll < 8
+                && n > 1
+                && !matches!(
+                    p.encounter.space_type,
+                    SpaceType::SpecificSector | SpaceType::MetroRer
+                )
+            {
                 // Two devices set the type of space concurrently; the coordinators resolve it.
+                // Only when both values differ from the current one: Automerge drops a put of
+                // the value a key already holds, which would leave no conflict to resolve.
                 doc::edit_encounter(
                     &mut devices[0],
                     id,
@@ -404,6 +472,7 @@ pub fn simulate(config: &SimConfig, seed: u64, start: Millis) -> Result<SimNight
                 )?;
             }
         }
+        device_docs.push(devices.clone());
         sync_all(&mut devices)?;
         for p in &recorded {
             if p.encounter.withdrawn {
@@ -417,8 +486,10 @@ pub fn simulate(config: &SimConfig, seed: u64, start: Millis) -> Result<SimNight
             merged.merge(d)?;
         }
         let url = crate::ids::DocumentId::from_bytes(g.rng.random::<[u8; 16]>()).url();
-        doc::put_team_ref(&mut night_doc, &team_id, &url, start)?;
-        teams_index.insert(team_id.clone(), url);
+        if !based {
+            doc::put_team_ref(&mut night_doc, &team_id, &url, start)?;
+            teams_index.insert(team_id.clone(), url);
+        }
         team_docs.push((team_id, merged));
     }
 
@@ -431,8 +502,11 @@ pub fn simulate(config: &SimConfig, seed: u64, start: Millis) -> Result<SimNight
         newer.put(automerge::ROOT, "kind", "team")?;
         newer.commit();
         let url = crate::ids::DocumentId::from_bytes(g.rng.random::<[u8; 16]>()).url();
-        doc::put_team_ref(&mut night_doc, &team_id, &url, start)?;
-        teams_index.insert(team_id.clone(), url);
+        // On base documents, the caller makes its own unreadable team (if any).
+        if !based {
+            doc::put_team_ref(&mut night_doc, &team_id, &url, start)?;
+            teams_index.insert(team_id.clone(), url);
+        }
         g.truth.unreadable_teams.push(team_id.clone());
         team_docs.push((team_id, newer));
     }
@@ -480,6 +554,9 @@ pub fn simulate(config: &SimConfig, seed: u64, start: Millis) -> Result<SimNight
         partners.push(p);
     }
 
+    if based {
+        teams_index = doc::read_night(&night_doc)?.teams;
+    }
     let night = Night {
         header,
         sectors,
@@ -493,6 +570,7 @@ pub fn simulate(config: &SimConfig, seed: u64, start: Millis) -> Result<SimNight
         night,
         night_doc,
         team_docs,
+        device_docs,
         review_doc,
         partners,
         truth: g.truth,

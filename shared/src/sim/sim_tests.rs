@@ -192,3 +192,54 @@ fn paris_scale_night() {
     let (elapsed, recall) = check_against_truth(&SimConfig::paris(), 2026);
     println!("consolidation of 400 teams: {elapsed:?}, duplicate recall {recall:.3}");
 }
+
+#[test]
+fn a_night_simulated_on_base_documents_keeps_the_truth_and_their_headers() {
+    let config = SimConfig {
+        teams: 12,
+        ..SimConfig::small()
+    };
+    let plain = simulate(&config, 11, START).unwrap();
+    let night_id = Uuid::from_u128(77);
+    let mut night = doc::new_doc(automerge::ActorId::from(vec![7u8; 16]));
+    doc::create_night(
+        &mut night,
+        &NightHeader {
+            id: night_id,
+            date: "2026-01-22".into(),
+            label: "Serveur".into(),
+        },
+        START,
+    )
+    .unwrap();
+    let teams: Vec<AutoCommit> = (0..config.teams)
+        .map(|t| {
+            let mut d = doc::new_doc(automerge::ActorId::from(vec![8u8; 16]));
+            let header = TeamHeader {
+                team_id: TeamId(format!("server-{t}")),
+                night_id,
+                name: format!("Équipe serveur {t}"),
+                sectors: BTreeSet::new(),
+            };
+            doc::create_team(&mut d, &header, START).unwrap();
+            d
+        })
+        .collect();
+    let mut based = simulate_on(&config, 11, START, Some(SimBases { night, teams })).unwrap();
+    assert_eq!(based.truth, plain.truth);
+    assert_eq!(based.night.header.id, night_id);
+    assert_eq!(based.device_docs.len(), config.teams);
+    for (t, devices) in based.device_docs.iter_mut().enumerate() {
+        // The devices' copies, merged, are the team document.
+        let mut merged = devices[0].fork();
+        for d in devices.iter_mut().skip(1) {
+            merged.merge(d).unwrap();
+        }
+        let team = doc::read_team(&merged).unwrap();
+        assert_eq!(team, doc::read_team(&based.team_docs[t].1).unwrap());
+        assert_eq!(team.header.team_id, TeamId(format!("server-{t}")));
+        let plain_team = doc::read_team(&plain.team_docs[t].1).unwrap();
+        assert_eq!(team.header.sectors, plain_team.header.sectors);
+        assert_eq!(team.encounters, plain_team.encounters);
+    }
+}
