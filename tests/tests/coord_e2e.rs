@@ -332,6 +332,26 @@ async fn a_night_set_up_by_its_coordinator_shows_a_devices_work_in_the_progress(
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A full page (3 × 4) still reads back, every code distinct.
+    let (status, full) = call(
+        &server,
+        "GET",
+        &format!(
+            "{base}/teams/{}/enrolment-sheet.svg?codes=12",
+            night.teams[1].team_id
+        ),
+        token,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let codes: BTreeSet<String> = decode_svg_qr_codes(&full)
+        .unwrap()
+        .iter()
+        .map(|p| serde_json::from_str::<EnrolmentPayload>(p).unwrap().code)
+        .collect();
+    assert_eq!(codes.len(), 12);
+    assert!(full.contains("Temple") && full.contains("Bois de Vincennes"));
 
     // The device gets its sectors and the questionnaire by sync.
     let mut device = Device::new(&enrolled.peer_id, &enrolled.token);
