@@ -282,6 +282,15 @@ async fn a_night_set_up_by_its_coordinator_shows_a_devices_work_in_the_progress(
     assert_eq!(status, StatusCode::OK, "{progress}");
     assert_eq!(progress["totals"]["sectors"]["notStarted"], 3);
     assert_eq!(sector(&progress, "P1-01")["teams"], json!([team.team_id]));
+    // The server's own edits (sector assignment) are not news from a team.
+    assert!(
+        progress["teams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["lastChangeAt"].is_null()),
+        "{progress}"
+    );
 
     // The enrolment sheet: two new codes, read back from the QR codes of the page.
     let (status, page) = call(
@@ -403,6 +412,7 @@ async fn a_night_set_up_by_its_coordinator_shows_a_devices_work_in_the_progress(
     assert_eq!(halles["minutesSinceChange"], 0, "{halles}");
     assert_eq!(sector(&progress, "P3-01")["state"], "notStarted");
     assert_eq!(progress["totals"]["teamsOut"], 1);
+    assert!(halles["lastChangeAt"].as_i64().is_some());
 
     // Sector done.
     let covered = SectorCoverage {
