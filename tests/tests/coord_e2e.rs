@@ -282,6 +282,15 @@ async fn a_night_set_up_by_its_coordinator_shows_a_devices_work_in_the_progress(
     assert_eq!(status, StatusCode::OK, "{progress}");
     assert_eq!(progress["totals"]["sectors"]["notStarted"], 3);
     assert_eq!(sector(&progress, "P1-01")["teams"], json!([team.team_id]));
+    // The server's own edits (sector assignment) are not news from a team.
+    assert!(
+        progress["teams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["lastChangeAt"].is_null()),
+        "{progress}"
+    );
 
     // The enrolment sheet: two new codes, read back from the QR codes of the page.
     let (status, page) = call(
@@ -332,6 +341,26 @@ async fn a_night_set_up_by_its_coordinator_shows_a_devices_work_in_the_progress(
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A full page (3 × 4) still reads back, every code distinct.
+    let (status, full) = call(
+        &server,
+        "GET",
+        &format!(
+            "{base}/teams/{}/enrolment-sheet.svg?codes=12",
+            night.teams[1].team_id
+        ),
+        token,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let codes: BTreeSet<String> = decode_svg_qr_codes(&full)
+        .unwrap()
+        .iter()
+        .map(|p| serde_json::from_str::<EnrolmentPayload>(p).unwrap().code)
+        .collect();
+    assert_eq!(codes.len(), 12);
+    assert!(full.contains("Temple") && full.contains("Bois de Vincennes"));
 
     // The device gets its sectors and the questionnaire by sync.
     let mut device = Device::new(&enrolled.peer_id, &enrolled.token);
@@ -383,6 +412,7 @@ async fn a_night_set_up_by_its_coordinator_shows_a_devices_work_in_the_progress(
     assert_eq!(halles["minutesSinceChange"], 0, "{halles}");
     assert_eq!(sector(&progress, "P3-01")["state"], "notStarted");
     assert_eq!(progress["totals"]["teamsOut"], 1);
+    assert!(halles["lastChangeAt"].as_i64().is_some());
 
     // Sector done.
     let covered = SectorCoverage {

@@ -258,3 +258,37 @@ fn an_empty_night_has_every_sector_not_started() {
     assert_eq!(p.totals.sectors[&SectorState::NotStarted], 5);
     assert_eq!(p.totals.sectors.len(), SectorState::ALL.len());
 }
+
+#[test]
+fn a_simulated_night_adds_up() {
+    use crate::report::team_input;
+    use crate::sim::{SimConfig, simulate};
+    let sim = simulate(&SimConfig::small(), 7, NOW).unwrap();
+    let teams: Vec<ProgressTeam> = sim
+        .team_docs
+        .iter()
+        .map(|(id, d)| ProgressTeam {
+            input: team_input(id.clone(), d),
+            name: id.0.clone(),
+            last_change_at: Some(NOW),
+        })
+        .collect();
+    let p = night_progress(&sim.night, &teams, NOW + 3_600_000, DEFAULT_SILENT_AFTER_MS);
+    // Live progress applies no review: planted duplicates are still counted.
+    assert_eq!(
+        p.totals.encounters,
+        sim.truth.encounters + sim.truth.duplicate_encounters
+    );
+    assert_eq!(p.totals.tallied, sim.truth.tallied);
+    assert_eq!(
+        p.totals.unreadable_teams,
+        sim.truth.unreadable_teams.len() as u64
+    );
+    assert_eq!(p.totals.teams, sim.team_docs.len() as u64);
+    assert_eq!(
+        p.totals.sectors.values().sum::<u64>(),
+        sim.night.sectors.len() as u64
+    );
+    // Nothing heard for an hour: every started sector without a final report is silent.
+    assert_eq!(p.totals.sectors[&SectorState::InProgress], 0);
+}
