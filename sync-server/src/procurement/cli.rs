@@ -39,6 +39,8 @@ pub enum CliError {
     #[error("base de données : {0}")]
     Db(#[from] rusqlite::Error),
     #[error(transparent)]
+    Database(#[from] db::DbError),
+    #[error(transparent)]
     Import(#[from] ImportError),
 }
 
