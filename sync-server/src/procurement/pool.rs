@@ -117,10 +117,7 @@ impl ProcurementDb {
         conn: &Connection,
         key: &str,
         count: impl FnOnce(&Connection) -> Result<i64, E>,
-    ) -> Result<i64, E>
-    where
-        E: From<rusqlite::Error>,
-    {
+    ) -> Result<i64, E> {
         let key = format!("{}\u{0}{key}", schema::data_version(conn)?);
         if let Some(n) = self
             .counts
