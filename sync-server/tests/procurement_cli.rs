@@ -31,3 +31,29 @@ fn import_command_counts_add_up_and_a_rerun_changes_nothing() {
     let second = run_import(&a, "2026-01-02T00:00:00Z").unwrap();
     assert_eq!((second.inserted, second.updated), (0, 0));
 }
+
+#[test]
+fn import_command_leaves_the_red_flags_up_to_date_for_the_views() {
+    let Some(data) = data_dir() else { return };
+    let path = data.join("decp/decp_v1_with_modifications_sample.json");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.sqlite3");
+    run_import(
+        &args(path.display().to_string(), db.clone(), &data),
+        "2026-01-01T00:00:00Z",
+    )
+    .unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    assert!(
+        carnet_server::procurement::views::schema::current(&conn)
+            .unwrap()
+            .is_some(),
+        "the first view request would have to recompute the red flags"
+    );
+    let flags: i64 = conn
+        .query_row("SELECT COUNT(*) FROM procurement_view_flags", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(flags > 0);
+}

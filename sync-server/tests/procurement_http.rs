@@ -71,31 +71,41 @@ async fn ocids_by_link(app: &axum::Router, first: &str) -> Vec<String> {
     out
 }
 
-#[tokio::test]
-async fn ocds_routes_page_filter_and_find_by_ocid() {
-    let Some(data) = data_dir() else { return };
-    let cpv = cpv(&data);
+/// A fresh database with `files` (under `decp/`) imported, and its contract count.
+fn imported(
+    data: &std::path::Path,
+    files: &[&str],
+) -> (tempfile::TempDir, rusqlite::Connection, i64) {
+    let cpv = cpv(data);
     let (dir, mut conn) = fresh_db();
-    import_file(
-        &mut conn,
-        &data.join("decp/decp_v1_with_modifications_sample.json"),
-        &cpv,
-    );
-    let total: i64 = conn
+    for f in files {
+        import_file(&mut conn, &data.join("decp").join(f), &cpv);
+    }
+    let total = conn
         .query_row("SELECT COUNT(*) FROM procurement_contracts", [], |r| {
             r.get(0)
         })
         .unwrap();
-    drop(conn);
-    let app = router(ProcurementState {
-        db: std::sync::Arc::new(carnet_server::procurement::pool::ProcurementDb::new(
-            dir.path().join("carnet.sqlite3"),
-        )),
+    (dir, conn, total)
+}
+
+/// The OCDS router over `dir/carnet.sqlite3`.
+fn app_over(dir: &std::path::Path) -> axum::Router {
+    router(ProcurementState {
+        db: Arc::new(ProcurementDb::new(dir.join("carnet.sqlite3"))),
         ocid_prefix: "ocds-test".into(),
         publisher_name: "Ville de Paris".into(),
         base_url: "https://carnet.example.org".into(),
         clock: Arc::new(|| "2026-01-01T00:00:00Z".to_string()),
-    });
+    })
+}
+
+#[tokio::test]
+async fn ocds_routes_page_filter_and_find_by_ocid() {
+    let Some(data) = data_dir() else { return };
+    let (dir, conn, total) = imported(&data, &["decp_v1_with_modifications_sample.json"]);
+    drop(conn);
+    let app = app_over(dir.path());
 
     let (status, headers, body) = get(&app, "/ocds/records?page=1&per_page=10").await;
     assert_eq!(status, StatusCode::OK);
@@ -178,24 +188,14 @@ async fn ocds_routes_page_filter_and_find_by_ocid() {
 #[tokio::test]
 async fn keyset_links_walk_the_same_contracts_as_numbered_pages() {
     let Some(data) = data_dir() else { return };
-    let cpv = cpv(&data);
-    let (dir, mut conn) = fresh_db();
-    import_file(
-        &mut conn,
-        &data.join("decp/decp_v1_with_modifications_sample.json"),
-        &cpv,
-    );
     // The Paris sample has contracts without a notification date (they sort first).
-    import_file(
-        &mut conn,
-        &data.join("decp/decp_v1_paris_sample.json"),
-        &cpv,
+    let (dir, conn, total) = imported(
+        &data,
+        &[
+            "decp_v1_with_modifications_sample.json",
+            "decp_v1_paris_sample.json",
+        ],
     );
-    let total: i64 = conn
-        .query_row("SELECT COUNT(*) FROM procurement_contracts", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
     let buyer: String = conn
         .query_row(
             "SELECT buyer_id FROM procurement_contracts GROUP BY buyer_id ORDER BY COUNT(*) DESC LIMIT 1",
@@ -204,13 +204,7 @@ async fn keyset_links_walk_the_same_contracts_as_numbered_pages() {
         )
         .unwrap();
     drop(conn);
-    let app = router(ProcurementState {
-        db: Arc::new(ProcurementDb::new(dir.path().join("carnet.sqlite3"))),
-        ocid_prefix: "ocds-test".into(),
-        publisher_name: "Ville de Paris".into(),
-        base_url: "https://carnet.example.org".into(),
-        clock: Arc::new(|| "2026-01-01T00:00:00Z".to_string()),
-    });
+    let app = app_over(dir.path());
     // Following the keyset `Link: rel="next"` chain gives the same contracts in the same
     // order as the numbered pages (the sample has contracts without a notification date,
     // which sort first: both branches of the cursor condition are walked).

@@ -39,6 +39,8 @@ pub enum CliError {
     #[error("base de données : {0}")]
     Db(#[from] rusqlite::Error),
     #[error(transparent)]
+    Database(#[from] db::DbError),
+    #[error(transparent)]
     Import(#[from] ImportError),
 }
 
@@ -104,6 +106,11 @@ pub fn run_import(args: &ImportArgs, now: &str) -> Result<ImportReport, CliError
         Err(e) => return Err(e.into()),
     };
     println!("{}", summary(&report));
+    // The views' red flags are derived from the whole table: computed here, once, rather
+    // than by the first visitor after the import (38 s at 100k contracts, see
+    // docs/benchmarks-procurement.md). Failing here loses nothing: the views recompute.
+    super::views::schema::migrate(&mut conn).map_err(db::DbError::from)?;
+    super::views::schema::refresh(&conn)?;
     Ok(report)
 }
 

@@ -1,7 +1,8 @@
-//! Procurement tables in the server's SQLite file. Migrations are tracked in their own
-//! `procurement_migrations` table so they never collide with the sync store's
-//! `user_version`.
+//! Procurement tables in the server's SQLite file. Migrations run on the shared runner
+//! (`carnet_shared::store::migrate`, namespace [`NAMESPACE`] in `schema_migrations`), beside
+//! the sync store's own namespace.
 
+use carnet_shared::store::StoreError;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
@@ -132,47 +133,71 @@ CREATE INDEX procurement_contracts_page_order
 "#,
 ];
 
+/// Namespace of the procurement tables in `schema_migrations` (`carnet_shared::store::migrate`).
+pub const NAMESPACE: &str = "carnet-server.procurement";
+/// Where versions were recorded before `schema_migrations`; carried over once.
+const LEGACY_TABLE: &str = "procurement_migrations";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("base de données : {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Includes a file written by a newer build (`StoreError::SchemaTooNew`): refused.
+    #[error("schéma de la base : {0}")]
+    Schema(#[from] StoreError),
+}
+
 /// Opens (creating if needed) the database and applies pending migrations.
-pub fn open(path: &std::path::Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
+pub fn open(path: &std::path::Path) -> Result<Connection, DbError> {
+    let mut conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    migrate(&conn)?;
+    migrate(&mut conn)?;
     Ok(conn)
 }
 
-pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    run_migrations(conn, "procurement_migrations", MIGRATIONS)
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    run_migrations(conn, NAMESPACE, LEGACY_TABLE, MIGRATIONS)
 }
 
-/// Applies the steps of one append-only migration list not yet recorded in `table` (a
-/// constant of ours, never input), each in its own transaction. Shared by the procurement
-/// tables and the views' derived tables, which version themselves separately.
+/// Applies one append-only migration list under `namespace` with the shared runner (each
+/// step in its own transaction, a newer schema refused). Shared by the procurement tables
+/// and the views' derived tables, which version themselves separately.
 pub(crate) fn run_migrations(
-    conn: &Connection,
-    table: &'static str,
+    conn: &mut Connection,
+    namespace: &str,
+    legacy_table: &'static str,
     steps: &[&str],
-) -> rusqlite::Result<()> {
-    conn.execute_batch(&format!(
-        "CREATE TABLE IF NOT EXISTS {table} (version INTEGER PRIMARY KEY)"
-    ))?;
-    let done: i64 = conn.query_row(
-        &format!("SELECT COALESCE(MAX(version), 0) FROM {table}"),
-        [],
+) -> Result<(), StoreError> {
+    adopt_legacy_version(conn, namespace, legacy_table)?;
+    carnet_shared::store::migrate(conn, namespace, steps)?;
+    Ok(())
+}
+
+/// Databases migrated before `schema_migrations` recorded their version in `legacy_table`
+/// (a constant of ours, never input): that version is carried over once, so no step runs
+/// twice. The old table is left as it was, for older builds.
+fn adopt_legacy_version(
+    conn: &Connection,
+    namespace: &str,
+    legacy_table: &'static str,
+) -> Result<(), StoreError> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+        [legacy_table],
         |r| r.get(0),
     )?;
-    for (i, sql) in steps.iter().enumerate() {
-        let version = i as i64 + 1;
-        if version > done {
-            let tx = conn.unchecked_transaction()?;
-            tx.execute_batch(sql)?;
-            tx.execute(
-                &format!("INSERT INTO {table}(version) VALUES (?1)"),
-                [version],
-            )?;
-            tx.commit()?;
-        }
+    if exists {
+        // Creates `schema_migrations` when absent.
+        carnet_shared::store::schema_version(conn, namespace)?;
+        conn.execute(
+            &format!(
+                "INSERT OR IGNORE INTO schema_migrations(namespace, version)
+                 SELECT ?1, COALESCE(MAX(version), 0) FROM {legacy_table}"
+            ),
+            [namespace],
+        )?;
     }
     Ok(())
 }
@@ -429,4 +454,51 @@ pub fn table_counts(conn: &Connection) -> rusqlite::Result<Vec<(&'static str, i6
                 .map(|n| (*t, n))
         })
         .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_migrated_by_the_old_runner_is_adopted_without_rerunning_steps() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // What the previous runner left: the steps applied and its own version table.
+        conn.execute_batch("CREATE TABLE procurement_migrations (version INTEGER PRIMARY KEY)")
+            .unwrap();
+        for (i, step) in MIGRATIONS.iter().enumerate() {
+            conn.execute_batch(step).unwrap();
+            conn.execute(
+                "INSERT INTO procurement_migrations(version) VALUES (?1)",
+                [i as i64 + 1],
+            )
+            .unwrap();
+        }
+        // Re-running step 1 would fail (CREATE TABLE without IF NOT EXISTS).
+        migrate(&mut conn).unwrap();
+        assert_eq!(
+            carnet_shared::store::schema_version(&conn, NAMESPACE).unwrap(),
+            MIGRATIONS.len() as i64
+        );
+        migrate(&mut conn).unwrap();
+    }
+
+    #[test]
+    fn a_database_from_a_newer_build_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.sqlite3");
+        drop(open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE schema_migrations SET version = version + 1 WHERE namespace = ?1",
+            [NAMESPACE],
+        )
+        .unwrap();
+        drop(conn);
+        assert!(matches!(
+            open(&path),
+            Err(DbError::Schema(StoreError::SchemaTooNew { .. }))
+        ));
+    }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::db;
+use super::db::{self, DbError};
 use super::views::schema;
 
 /// Idle read-only connections kept open (the blocking pool may run more at once; the extra
@@ -49,12 +49,12 @@ impl ProcurementDb {
     }
 
     /// Opens the writer connection and applies the procurement and views migrations.
-    pub fn prepare(&self) -> rusqlite::Result<()> {
+    pub fn prepare(&self) -> Result<(), DbError> {
         self.write(|_| Ok(()))
     }
 
     /// Runs `f` on the writer connection (one at a time).
-    pub fn write<T, E: From<rusqlite::Error>>(
+    pub fn write<T, E: From<DbError>>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, E>,
     ) -> Result<T, E> {
@@ -64,8 +64,8 @@ impl ProcurementDb {
         let conn = match guard.take() {
             Some(conn) => conn,
             None => {
-                let conn = db::open(&self.path)?;
-                schema::migrate(&conn)?;
+                let mut conn = db::open(&self.path)?;
+                schema::migrate(&mut conn).map_err(DbError::from)?;
                 self.migrated.store(true, Ordering::Release);
                 conn
             }
@@ -76,7 +76,7 @@ impl ProcurementDb {
     }
 
     /// Runs `f` on a pooled read-only connection.
-    pub fn read<T, E: From<rusqlite::Error>>(
+    pub fn read<T, E: From<DbError>>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, E>,
     ) -> Result<T, E> {
@@ -96,8 +96,9 @@ impl ProcurementDb {
                     OpenFlags::SQLITE_OPEN_READ_ONLY
                         | OpenFlags::SQLITE_OPEN_NO_MUTEX
                         | OpenFlags::SQLITE_OPEN_URI,
-                )?;
-                conn.busy_timeout(BUSY_TIMEOUT)?;
+                )
+                .map_err(DbError::from)?;
+                conn.busy_timeout(BUSY_TIMEOUT).map_err(DbError::from)?;
                 conn
             }
         };
@@ -146,15 +147,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = ProcurementDb::new(dir.path().join("p.sqlite3"));
         // The first read migrates through the writer.
-        let n: i64 = db
-            .read(|c| {
+        let count = |c: &Connection| -> Result<i64, DbError> {
+            Ok(
                 c.query_row("SELECT COUNT(*) FROM procurement_contracts", [], |r| {
                     r.get(0)
-                })
-            })
-            .unwrap();
+                })?,
+            )
+        };
+        let n: i64 = db.read(count).unwrap();
         assert_eq!(n, 0);
-        let refused = db.read(|c| c.execute("INSERT INTO procurement_buyers(id) VALUES ('b')", []));
+        let refused = db.read(|c| -> Result<usize, DbError> {
+            Ok(c.execute("INSERT INTO procurement_buyers(id) VALUES ('b')", [])?)
+        });
         assert!(refused.is_err(), "a reader must not write");
         assert_eq!(
             db.readers.lock().unwrap().len(),
@@ -162,20 +166,15 @@ mod tests {
             "the reader went back to the pool"
         );
 
-        let count = |c: &Connection| -> rusqlite::Result<i64> {
-            c.query_row("SELECT COUNT(*) FROM procurement_contracts", [], |r| {
-                r.get(0)
-            })
-        };
         assert_eq!(db.read(|c| db.cached_count(c, "all", count)).unwrap(), 0);
-        db.write(|c| {
+        db.write(|c| -> Result<usize, DbError> {
             c.execute("INSERT INTO procurement_buyers(id) VALUES ('b')", [])?;
-            c.execute(
+            Ok(c.execute(
                 "INSERT INTO procurement_contracts(buyer_id, contract_id, kind, format,
                    modification_count, content_hash, raw_json, first_run, last_run)
                  VALUES ('b', 'x', 'marche', '2019', 0, 'h', '{}', 1, 1)",
                 [],
-            )
+            )?)
         })
         .unwrap();
         // New data, new version: the cached 0 is not served.

@@ -49,6 +49,8 @@ pub enum PublishError {
     Db(#[from] rusqlite::Error),
     #[error("contrat stocké illisible (ligne {0})")]
     Corrupt(i64),
+    #[error(transparent)]
+    Open(#[from] super::db::DbError),
     #[error("curseur de pagination inconnu : {0}")]
     UnknownCursor(i64),
 }
@@ -276,8 +278,8 @@ mod tests {
     /// docs/benchmarks-procurement.md).
     #[test]
     fn ocid_lookup_uses_the_ocid_index() {
-        let conn = Connection::open_in_memory().expect("in-memory db");
-        super::super::db::migrate(&conn).expect("migrations");
+        let mut conn = Connection::open_in_memory().expect("in-memory db");
+        super::super::db::migrate(&mut conn).expect("migrations");
         let plan: Vec<String> = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {BY_OCID_SQL}"))
             .expect("explain")

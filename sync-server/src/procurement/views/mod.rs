@@ -145,6 +145,13 @@ impl From<DetailError> for ViewError {
     }
 }
 
+impl From<crate::procurement::db::DbError> for ViewError {
+    fn from(e: crate::procurement::db::DbError) -> Self {
+        tracing::error!(error = %e, "procurement database unavailable");
+        ViewError::Internal
+    }
+}
+
 impl From<rusqlite::Error> for ViewError {
     fn from(e: rusqlite::Error) -> Self {
         tracing::error!(error = %e, "procurement view query failed");
@@ -191,9 +198,9 @@ fn build(
     cfg: &OcdsConfig,
     by_year: bool,
 ) -> Result<Arc<Page>, ViewError> {
-    let version = match db.read(schema::current)? {
+    let version = match db.read(|c| Ok::<_, ViewError>(schema::current(c)?))? {
         Some(version) => version,
-        None => db.write(schema::refresh)?,
+        None => db.write(|c| Ok::<_, ViewError>(schema::refresh(c)?))?,
     };
     let key = format!(
         "{}\u{0}{version}\u{0}{view:?}\u{0}{}\u{0}{by_year}",

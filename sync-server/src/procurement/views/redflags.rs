@@ -283,9 +283,9 @@ mod tests {
     }
 
     fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        crate::procurement::db::migrate(&conn).unwrap();
-        schema::migrate(&conn).unwrap();
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::procurement::db::migrate(&mut conn).unwrap();
+        schema::migrate(&mut conn).unwrap();
         conn
     }
 

@@ -32,8 +32,16 @@ CREATE TABLE procurement_view_state (
 "#,
 ];
 
-pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    crate::procurement::db::run_migrations(conn, "procurement_views_migrations", MIGRATIONS)
+/// Namespace of the views' tables in `schema_migrations`.
+pub const NAMESPACE: &str = "carnet-server.procurement-views";
+
+pub fn migrate(conn: &mut Connection) -> Result<(), carnet_shared::store::StoreError> {
+    crate::procurement::db::run_migrations(
+        conn,
+        NAMESPACE,
+        "procurement_views_migrations",
+        MIGRATIONS,
+    )
 }
 
 /// What the derived data was computed from: the finished import runs and the highest
@@ -109,10 +117,10 @@ mod tests {
 
     #[test]
     fn migrations_are_idempotent_and_refresh_recomputes_on_new_data() {
-        let conn = Connection::open_in_memory().unwrap();
-        crate::procurement::db::migrate(&conn).unwrap();
-        migrate(&conn).unwrap();
-        migrate(&conn).unwrap();
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::procurement::db::migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
         let v1 = refresh(&conn).unwrap();
         assert_eq!(refresh(&conn).unwrap(), v1);
         conn.execute("INSERT INTO procurement_buyers(id) VALUES ('b')", [])
