@@ -4,7 +4,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-apt_packages=(build-essential pkg-config ca-certificates python3-venv curl chromium chromium-driver)
+# libssl-dev: the server downloads DECP files over HTTPS (reqwest with the system OpenSSL).
+apt_packages=(build-essential pkg-config libssl-dev ca-certificates python3-venv curl chromium chromium-driver)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
