@@ -33,7 +33,11 @@ export class AppState {
   async start(backend: Backend): Promise<void> {
     this.backend = backend;
     await backend.onSyncStatus((s) => {
+      const before = this.sync.pending;
       this.sync = s;
+      // Acknowledgements change no document (no `team-changed`) but do change which records
+      // are "on the server": re-read when the pending count moves.
+      if (this.team && s.pending !== before) void this.refresh();
     });
     await backend.onTeamChanged(() => void this.refresh());
     await this.refresh();
