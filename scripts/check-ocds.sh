@@ -8,7 +8,8 @@ data="$root/../shared/data"
 bin=${CARNET_SERVER_BIN:-target/debug/carnet-server}
 [ -x "$bin" ] || cargo build --locked -p carnet-server
 work=$(mktemp -d)
-trap 'kill -TERM $server 2>/dev/null || true; rm -rf "$work"' EXIT
+server=""
+trap '[ -n "$server" ] && kill -TERM "$server" 2>/dev/null; rm -rf "$work"' EXIT
 out="$root/artifacts/ocds"
 mkdir -p "$out"
 
