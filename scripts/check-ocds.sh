@@ -9,7 +9,7 @@ bin=${CARNET_SERVER_BIN:-target/debug/carnet-server}
 [ -x "$bin" ] || cargo build --locked -p carnet-server
 work=$(mktemp -d)
 server=""
-trap '[ -n "$server" ] && kill -TERM "$server" 2>/dev/null; rm -rf "$work"' EXIT
+trap '{ [ -n "$server" ] && kill -TERM "$server" 2>/dev/null; } || true; rm -rf "$work"' EXIT
 out="$root/artifacts/ocds"
 mkdir -p "$out"
 
