@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Carnet on this machine: the sync server with its embedded SQLite file and a demo night
-# (3 teams with single-use enrolment codes), and the app if built and a display exists.
+# (3 teams with single-use enrolment codes), and the app when a display exists (built on first
+# run with scripts/build-app.sh; CARNET_DEMO_APP=0 leaves it out).
 # Ctrl-C stops it; the data stays in demo/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,6 +16,12 @@ if [ -z "$bin" ]; then
   scripts/install-deps.sh
   cargo build --release --locked -p carnet-server
   bin=target/release/carnet-server
+fi
+
+app_bin=${CARNET_APP_BIN:-$root/target/debug/carnet-app}
+if [ -n "${DISPLAY:-}" ] && [ "${CARNET_DEMO_APP:-1}" != 0 ] && [ ! -x "$app_bin" ]; then
+  echo "Building the app (first run only: WebKit packages, the UI bundle, then carnet-app)…"
+  scripts/build-app.sh
 fi
 
 token_file="$data/admin-token"
@@ -62,9 +69,8 @@ print(f"Public procurement views: http://{sys.argv[2]}/marches  (OCDS: /ocds/rel
 print("Enrolment codes are single use. Ctrl-C to stop.")
 PY
 
-# The app too, when there is a display (a desktop, or this script run under `xvfb-run -a`) and it
-# is built (scripts/build-app.sh). Its data is kept in demo/app/ (XDG_DATA_HOME).
-app_bin=${CARNET_APP_BIN:-$root/target/debug/carnet-app}
+# The app too, when there is a display (a desktop, or this script run under `xvfb-run -a`).
+# Its data is kept in demo/app/ (XDG_DATA_HOME).
 if [ -n "${DISPLAY:-}" ] && [ -x "$app_bin" ] && [ "${CARNET_DEMO_APP:-1}" != 0 ]; then
   mkdir -p "$data/app"
   XDG_DATA_HOME="$data/app" "$app_bin" &
