@@ -12,6 +12,8 @@
 
 mod appdb;
 mod climate;
+#[cfg(test)]
+mod climate_tests;
 mod draft;
 mod error;
 mod schema;
