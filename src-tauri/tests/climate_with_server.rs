@@ -210,7 +210,7 @@ async fn two_volunteer_devices_tick_one_visit_offline_and_converge_with_the_serv
     b.tick(visit.id, "ventilateur", true, T0 + 4).await.unwrap();
     let only_b = b.tick(visit.id, "repas", true, T0 + 5).await.unwrap();
     b.tick(visit.id, "repas", false, T0 + 6).await.unwrap();
-    assert_eq!(only_b.ticks["repas"], true);
+    assert!(only_b.ticks["repas"]);
     assert!(a.pending_changes() > 0 && b.pending_changes() > 0);
     // Items not in the kit's list, unknown visits: refused, nothing written.
     assert_eq!(

@@ -49,7 +49,7 @@ impl Device {
         let Ok(e) = self.volunteer_session() else {
             return Ok(None);
         };
-        let Some(field) = self.read_doc(e.own_doc, |d| climate::read_field(d)).await? else {
+        let Some(field) = self.read_doc(e.own_doc, climate::read_field).await? else {
             return Ok(None);
         };
         Ok(Some(VolunteerState {
@@ -63,8 +63,7 @@ impl Device {
     /// The kit document as this device holds it; `None` before it first arrived.
     pub async fn climate_kit(&self) -> Result<Option<KitDocument>, DeviceError> {
         let e = self.volunteer_session()?;
-        self.read_doc(e.shared_doc, |d| climate::read_kit_doc(d))
-            .await
+        self.read_doc(e.shared_doc, climate::read_kit_doc).await
     }
 
     /// The `n` places of the kit document nearest to (`lat`, `lon`), of `kind` if given;
@@ -96,7 +95,7 @@ impl Device {
 
     async fn read_field(&self) -> Result<Field, DeviceError> {
         let e = self.volunteer_session()?;
-        self.read_doc(e.own_doc, |d| climate::read_field(d))
+        self.read_doc(e.own_doc, climate::read_field)
             .await?
             .ok_or(DeviceError::DocumentsMissing)
     }

@@ -60,7 +60,7 @@ async fn a_volunteer_visit_and_its_ticks_survive_reopening_the_file() {
         // A double tap gives the same visit, not a second one.
         assert_eq!(d.start_visit(id, "20", "visite", T0 + 5).await.unwrap(), v);
         let after = d.tick(id, "volets", true, T0 + 1).await.unwrap();
-        assert_eq!(after.ticks["volets"], true);
+        assert!(after.ticks["volets"]);
         d.close().await;
     }
     let mut d = Device::open(&path, [0; 16]).await.unwrap();

@@ -244,8 +244,8 @@ impl Device {
         let Ok((e, _)) = self.team_session() else {
             return Ok(None);
         };
-        let night = self.read_doc(e.shared_doc, |d| doc::read_night(d)).await?;
-        let team = self.read_doc(e.own_doc, |d| doc::read_team(d)).await?;
+        let night = self.read_doc(e.shared_doc, doc::read_night).await?;
+        let team = self.read_doc(e.own_doc, doc::read_team).await?;
         let (Some(night), Some(team)) = (night, team) else {
             return Ok(None);
         };
@@ -259,7 +259,7 @@ impl Device {
 
     async fn read_team(&self) -> Result<Team, DeviceError> {
         let (e, _) = self.team_session()?;
-        self.read_doc(e.own_doc, |d| doc::read_team(d))
+        self.read_doc(e.own_doc, doc::read_team)
             .await?
             .ok_or(DeviceError::DocumentsMissing)
     }
