@@ -15,6 +15,11 @@ const COMMANDS: &[&str] = &[
     "list_encounters",
     "raise_alert",
     "get_sync_status",
+    "climate_get_state",
+    "climate_get_kit",
+    "climate_nearest_places",
+    "climate_start_visit",
+    "climate_tick",
 ];
 
 fn main() {

@@ -112,8 +112,9 @@ pub struct App {
     pub pid: Option<u32>,
 }
 
-/// The first screen is interactive: the enrolment form, or the team's home.
-pub const FIRST_SCREEN: &str = "form.enrol, section.head";
+/// The first screen is interactive: the enrolment form, the team's home, or a climate
+/// volunteer's screen.
+pub const FIRST_SCREEN: &str = "form.enrol, section.head, .climate-home";
 
 impl App {
     async fn wait_first_screen(&self) -> anyhow::Result<()> {

@@ -7,26 +7,31 @@
 use tauri::{AppHandle, Runtime, State};
 use uuid::Uuid;
 
+use carnet_shared::climate::{KitDocument, Nearby, PlaceKind, Visit};
 use carnet_shared::model::{Encounter, EncounterEdit, Round, SectorCoverage, SectorId};
 
 use crate::device::{
-    AlertRequest, DeviceError, EncounterDraft, EncounterRecord, TeamState, wait_for_documents,
+    AlertRequest, DeviceError, EncounterDraft, EncounterRecord, EnrolmentKind, TeamState,
+    VolunteerState, wait_for_documents,
 };
 use crate::state::{AppState, SyncStatusView, now_millis};
 use crate::{enrol as http, sync};
 
 type Result<T> = std::result::Result<T, DeviceError>;
 
-/// Trades the code for a token, starts syncing, and waits (bounded) for the team's documents.
+/// Trades the code for a token, starts syncing, and waits (bounded) for the documents. The
+/// team's state for a team code; `null` for a climate volunteer's code (the UI then reads
+/// `climate_get_state`).
 #[tauri::command]
 pub async fn enrol<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
     server_url: String,
     code: String,
-) -> Result<TeamState> {
+) -> Result<Option<TeamState>> {
     let enrolment = http::enrol(&server_url, &code).await?;
-    let docs = [enrolment.night_doc, enrolment.team_doc];
+    let docs = [enrolment.shared_doc, enrolment.own_doc];
+    let kind = enrolment.kind;
     let client = {
         let mut device = state.device().await;
         device.save_enrolment(enrolment, now_millis()).await?;
@@ -35,12 +40,16 @@ pub async fn enrol<R: Runtime>(
     sync::start(&app, client.clone());
     // Not holding the device: the UI may read the sync status meanwhile.
     wait_for_documents(&client, &docs, sync::DOCUMENTS_WAIT).await?;
-    state
-        .device()
-        .await
-        .team_state()
-        .await?
-        .ok_or(DeviceError::DocumentsMissing)
+    match kind {
+        EnrolmentKind::Team => state
+            .device()
+            .await
+            .team_state()
+            .await?
+            .map(Some)
+            .ok_or(DeviceError::DocumentsMissing),
+        EnrolmentKind::Volunteer => Ok(None),
+    }
 }
 
 #[tauri::command]
@@ -148,4 +157,55 @@ pub async fn raise_alert(state: State<'_, AppState>, alert: AlertRequest) -> Res
 #[tauri::command]
 pub async fn get_sync_status(state: State<'_, AppState>) -> Result<SyncStatusView> {
     Ok(state.sync()?.clone())
+}
+
+// ---- climate volunteers (`ui/src/climate/backend.ts`) ---------------------------------------
+
+/// `null` unless the device is enrolled as a climate volunteer and holds its group's document.
+#[tauri::command]
+pub async fn climate_get_state(state: State<'_, AppState>) -> Result<Option<VolunteerState>> {
+    state.device().await.volunteer_state().await
+}
+
+#[tauri::command]
+pub async fn climate_get_kit(state: State<'_, AppState>) -> Result<Option<KitDocument>> {
+    state.device().await.climate_kit().await
+}
+
+#[tauri::command]
+pub async fn climate_nearest_places(
+    state: State<'_, AppState>,
+    lat: f64,
+    lon: f64,
+    n: u32,
+    kind: Option<PlaceKind>,
+) -> Result<Vec<Nearby>> {
+    state.device().await.nearest_places(lat, lon, n, kind).await
+}
+
+#[tauri::command]
+pub async fn climate_start_visit(
+    state: State<'_, AppState>,
+    area: String,
+    checklist_id: String,
+) -> Result<Visit> {
+    state
+        .device()
+        .await
+        .start_visit(Uuid::now_v7(), &area, &checklist_id, now_millis())
+        .await
+}
+
+#[tauri::command]
+pub async fn climate_tick(
+    state: State<'_, AppState>,
+    visit_id: Uuid,
+    item_id: String,
+    checked: bool,
+) -> Result<Visit> {
+    state
+        .device()
+        .await
+        .tick(visit_id, &item_id, checked, now_millis())
+        .await
 }

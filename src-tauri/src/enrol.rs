@@ -1,6 +1,9 @@
-//! Enrolment: trades a single-use code for a device token and the team's document URLs
-//! (`POST {server}/api/enrol`, see `sync-server/README.md`). The only HTTP call the app makes;
-//! everything after it goes through the sync driver.
+//! Enrolment: trades a single-use code for a device token and the document URLs. Codes of
+//! street-count teams (`POST {server}/api/enrol`) and of climate volunteer groups
+//! (`POST {server}/api/climate/enrol`) look alike, so the team endpoint is asked first and the
+//! volunteer one only if the code is unknown there (an unknown code is not spent); the answer
+//! says which kind the device is (see `sync-server/README.md`). The only HTTP calls the app
+//! makes; everything after them goes through the sync driver.
 
 use std::time::Duration;
 
@@ -8,16 +11,28 @@ use serde::Deserialize;
 
 use carnet_shared::ids::DocumentId;
 
-use crate::device::{DeviceError, Enrolment};
+use crate::device::{DeviceError, Enrolment, EnrolmentKind};
 
-/// The server's answer (a token answer plus the team's documents). Unknown fields are ignored.
+/// A team device's answer (a token answer plus the team's documents). Unknown fields are
+/// ignored.
 #[derive(Deserialize)]
-struct EnrolAnswer {
+struct TeamAnswer {
     token: String,
     peer_id: String,
     team_name: String,
     team_document_url: String,
     night_document_url: String,
+}
+
+/// A climate volunteer's answer (a token answer plus the group's documents).
+#[derive(Deserialize)]
+struct VolunteerAnswer {
+    token: String,
+    peer_id: String,
+    role: String,
+    group_name: String,
+    field_document_url: String,
+    kit_document_url: String,
 }
 
 /// The base URL without a trailing slash, `http` or `https` only, no credentials or query.
@@ -48,7 +63,8 @@ pub fn sync_url(server_url: &str) -> String {
     format!("{rest}/sync")
 }
 
-/// Calls the server. The code and the token never appear in errors or logs.
+/// Calls the server: the team endpoint, then (code unknown there) the volunteer one. The code
+/// and the token never appear in errors or logs.
 pub async fn enrol(server_url: &str, code: &str) -> Result<Enrolment, DeviceError> {
     let base = normalise_server_url(server_url)?;
     let code = code.trim();
@@ -64,9 +80,47 @@ pub async fn enrol(server_url: &str, code: &str) -> Result<Enrolment, DeviceErro
         .timeout(Duration::from_secs(30))
         .build()
         .map_err(|_| DeviceError::Internal("http client"))?;
+    let parse =
+        |url: &str| DocumentId::parse_url(url).map_err(|_| DeviceError::Internal("document URL"));
+    match post(&client, &format!("{base}/api/enrol"), code).await {
+        Ok(bytes) => {
+            let answer: TeamAnswer = serde_json::from_slice(&bytes)
+                .map_err(|_| DeviceError::Internal("enrolment answer"))?;
+            return Ok(Enrolment {
+                server_url: base,
+                token: answer.token,
+                peer_id: answer.peer_id,
+                kind: EnrolmentKind::Team,
+                name: answer.team_name,
+                shared_doc: parse(&answer.night_document_url)?,
+                own_doc: parse(&answer.team_document_url)?,
+            });
+        }
+        Err(DeviceError::InvalidEnrolmentCode) => {}
+        Err(other) => return Err(other),
+    }
+    let bytes = post(&client, &format!("{base}/api/climate/enrol"), code).await?;
+    let answer: VolunteerAnswer =
+        serde_json::from_slice(&bytes).map_err(|_| DeviceError::Internal("enrolment answer"))?;
+    if answer.role != "volunteer" {
+        return Err(DeviceError::Internal("enrolment answer"));
+    }
+    Ok(Enrolment {
+        server_url: base,
+        token: answer.token,
+        peer_id: answer.peer_id,
+        kind: EnrolmentKind::Volunteer,
+        name: answer.group_name,
+        shared_doc: parse(&answer.kit_document_url)?,
+        own_doc: parse(&answer.field_document_url)?,
+    })
+}
+
+/// `POST {"code"}` to one enrolment endpoint; the answer's body on 200/201.
+async fn post(client: &reqwest::Client, url: &str, code: &str) -> Result<Vec<u8>, DeviceError> {
     let body = serde_json::json!({ "code": code }).to_string();
     let response = client
-        .post(format!("{base}/api/enrol"))
+        .post(url)
         .header("content-type", "application/json")
         .body(body)
         .send()
@@ -78,23 +132,11 @@ pub async fn enrol(server_url: &str, code: &str) -> Result<Enrolment, DeviceErro
         .await
         .map_err(|_| DeviceError::ServerUnreachable)?;
     match status {
-        200 | 201 => {}
-        404 | 400 | 422 => return Err(DeviceError::InvalidEnrolmentCode),
-        410 => return Err(DeviceError::EnrolmentCodeUsed),
-        _ => return Err(DeviceError::ServerUnreachable),
+        200 | 201 => Ok(bytes.to_vec()),
+        404 | 400 | 422 => Err(DeviceError::InvalidEnrolmentCode),
+        410 => Err(DeviceError::EnrolmentCodeUsed),
+        _ => Err(DeviceError::ServerUnreachable),
     }
-    let answer: EnrolAnswer =
-        serde_json::from_slice(&bytes).map_err(|_| DeviceError::Internal("enrolment answer"))?;
-    let parse =
-        |url: &str| DocumentId::parse_url(url).map_err(|_| DeviceError::Internal("document URL"));
-    Ok(Enrolment {
-        server_url: base,
-        token: answer.token,
-        peer_id: answer.peer_id,
-        team_name: answer.team_name,
-        night_doc: parse(&answer.night_document_url)?,
-        team_doc: parse(&answer.team_document_url)?,
-    })
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Carnet's street-count app: the Tauri shell. Commands are thin adapters (`commands`) over the
+//! Carnet's street-count and climate-volunteer app: the Tauri shell. Commands are thin adapters (`commands`) over the
 //! app state (`device`), which holds all the logic and is tested without Tauri.
 #![forbid(unsafe_code)]
 
@@ -14,7 +14,7 @@ use tauri::Manager;
 /// (`$XDG_DATA_HOME/fr.paris.carnet/` on Linux).
 pub const DATABASE_FILE: &str = "carnet.sqlite3";
 
-/// Registers every command of `ui/src/backend.ts` (keep in step with `build.rs` and
+/// Registers every command of `ui/src/backend.ts` and `ui/src/climate/backend.ts` (keep in step with `build.rs` and
 /// `capabilities/default.json`).
 pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
     tauri::Builder::<R>::new().invoke_handler(tauri::generate_handler![
@@ -32,6 +32,11 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
         commands::list_encounters,
         commands::raise_alert,
         commands::get_sync_status,
+        commands::climate_get_state,
+        commands::climate_get_kit,
+        commands::climate_nearest_places,
+        commands::climate_start_visit,
+        commands::climate_tick,
     ])
 }
 

@@ -109,7 +109,8 @@ async fn encounters_and_a_tally_reach_the_server_across_a_server_stop_and_an_app
             Duration::from_secs(20),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .expect("a team code enrols a team device");
     assert_eq!(state.team.header.team_id.0, team.team_id);
     assert!(state.team.encounters.is_empty());
     let device_id = device.device_id().to_owned();

@@ -118,8 +118,11 @@ export interface AlertRequest {
 export type Unlisten = () => void;
 
 export interface Backend {
-  /** `enrol`: trades a single-use enrolment code for a device token (kept by Rust). */
-  enrol(serverUrl: string, code: string): Promise<TeamState>;
+  /**
+   * `enrol`: trades a single-use enrolment code for a device token (kept by Rust). The team's
+   * state for a team code; `null` for a climate volunteer's code (see `climate/backend.ts`).
+   */
+  enrol(serverUrl: string, code: string): Promise<TeamState | null>;
   /** `get_team_state`: `null` when the device is not enrolled yet. */
   getTeamState(): Promise<TeamState | null>;
   /** `list_drafts`: drafts left open (e.g. the app was killed mid-form). */

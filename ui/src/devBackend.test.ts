@@ -17,8 +17,8 @@ describe('devBackend contract', () => {
     await expect(b.enrol('https://s.example', 'USED-0000')).rejects.toMatchObject({ code: 'enrolmentCodeUsed' });
     await expect(b.saveDraft(newDraft(draftId(), clock))).rejects.toMatchObject({ code: 'notEnrolled' });
     const st = await b.enrol('https://s.example', 'abcd-1234');
-    expect(st.team.sectors).toEqual(['S-01-03']);
-    expect(st.night.questionnaire?.version).toBe(2026);
+    expect(st!.team.sectors).toEqual(['S-01-03']);
+    expect(st!.night.questionnaire?.version).toBe(2026);
   });
 
   it('records a complete draft once, rejects an incomplete one with its issues', async () => {

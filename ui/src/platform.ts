@@ -11,6 +11,7 @@ import {
   type BackendError,
   type SyncStatus,
 } from './backend';
+import { climateBackend, type ClimateBackend } from './climate/backend';
 
 /** Is the page running inside Tauri (or under `mockIPC`)? */
 export function inTauri(): boolean {
@@ -56,6 +57,11 @@ export function tauriBackend(): Backend {
       }
     },
   };
+}
+
+/** The climate commands inside the app; `null` outside Tauri (the dev backend has no climate mode). */
+export function getClimateBackend(): ClimateBackend | null {
+  return inTauri() ? climateBackend(call) : null;
 }
 
 /** Builds flags baked in by Vite: the dev backend exists only in dev, tests and `--mode demo`. */

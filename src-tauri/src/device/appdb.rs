@@ -16,7 +16,7 @@ use carnet_shared::store::Store;
 
 use super::draft::EncounterDraft;
 use super::error::DeviceError;
-use super::{Enrolment, schema};
+use super::{Enrolment, EnrolmentKind, schema};
 
 /// What the file says about this installation when it is opened.
 pub(super) struct Opened {
@@ -91,20 +91,23 @@ impl AppDb {
         self.call(move |s| {
             s.connection().execute(
                 "INSERT INTO app_enrolment
-                     (id, server_url, token, peer_id, team_name, night_doc, team_doc, enrolled_at)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     (id, server_url, token, peer_id, team_name, night_doc, team_doc, enrolled_at,
+                      kind)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (id) DO UPDATE SET server_url = excluded.server_url,
                      token = excluded.token, peer_id = excluded.peer_id,
                      team_name = excluded.team_name, night_doc = excluded.night_doc,
-                     team_doc = excluded.team_doc, enrolled_at = excluded.enrolled_at",
+                     team_doc = excluded.team_doc, enrolled_at = excluded.enrolled_at,
+                     kind = excluded.kind",
                 params![
                     e.server_url,
                     e.token,
                     e.peer_id,
-                    e.team_name,
-                    e.night_doc.as_bytes().as_slice(),
-                    e.team_doc.as_bytes().as_slice(),
-                    now
+                    e.name,
+                    e.shared_doc.as_bytes().as_slice(),
+                    e.own_doc.as_bytes().as_slice(),
+                    now,
+                    e.kind.code()
                 ],
             )?;
             Ok(())
@@ -184,10 +187,10 @@ impl AppDb {
 }
 
 fn read_enrolment(conn: &Connection) -> Result<Option<Enrolment>, DeviceError> {
-    type Row = (String, String, String, String, Vec<u8>, Vec<u8>);
+    type Row = (String, String, String, String, Vec<u8>, Vec<u8>, String);
     let row: Option<Row> = conn
         .query_row(
-            "SELECT server_url, token, peer_id, team_name, night_doc, team_doc
+            "SELECT server_url, token, peer_id, team_name, night_doc, team_doc, kind
              FROM app_enrolment WHERE id = 1",
             [],
             |r| {
@@ -198,11 +201,12 @@ fn read_enrolment(conn: &Connection) -> Result<Option<Enrolment>, DeviceError> {
                     r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
+                    r.get(6)?,
                 ))
             },
         )
         .optional()?;
-    let Some((server_url, token, peer_id, team_name, night, team)) = row else {
+    let Some((server_url, token, peer_id, name, shared, own, kind)) = row else {
         return Ok(None);
     };
     let bad = |_| DeviceError::Internal("stored document id");
@@ -210,8 +214,9 @@ fn read_enrolment(conn: &Connection) -> Result<Option<Enrolment>, DeviceError> {
         server_url,
         token,
         peer_id,
-        team_name,
-        night_doc: DocumentId::from_slice(&night).map_err(bad)?,
-        team_doc: DocumentId::from_slice(&team).map_err(bad)?,
+        kind: EnrolmentKind::from_code(&kind).ok_or(DeviceError::Internal("enrolment kind"))?,
+        name,
+        shared_doc: DocumentId::from_slice(&shared).map_err(bad)?,
+        own_doc: DocumentId::from_slice(&own).map_err(bad)?,
     }))
 }

@@ -11,6 +11,9 @@
 //! to the same file (`appdb`).
 
 mod appdb;
+mod climate;
+#[cfg(test)]
+mod climate_tests;
 mod draft;
 mod error;
 mod schema;
@@ -35,11 +38,12 @@ use carnet_shared::model::{
 use carnet_shared::net::{Backoff, Client, ClientConfig, ClientHandle};
 use carnet_shared::store::Store;
 
+pub use climate::{MAX_NEAREST, VolunteerState};
 pub use draft::EncounterDraft;
 pub use error::{DeviceError, ErrorCode};
 pub use types::{
-    AlertKind, AlertRequest, EmergencyNumber, EncounterRecord, Enrolment, RecordSyncState,
-    TeamState,
+    AlertKind, AlertRequest, EmergencyNumber, EncounterRecord, Enrolment, EnrolmentKind,
+    RecordSyncState, TeamState,
 };
 
 use appdb::AppDb;
@@ -127,25 +131,32 @@ impl Device {
         Ok(())
     }
 
-    /// Enrolment as the UI does it: trades `code` for a token at `server_url`
-    /// (`POST /api/enrol`), keeps it, starts the sync client, then waits (at most `wait`) for
-    /// both documents to arrive. Fails with `serverUnreachable` if they did not; the client
-    /// keeps trying in the background.
+    /// Enrolment as the UI does it: trades `code` for a token at `server_url` (a team's or a
+    /// volunteer group's code), keeps it, starts the sync client, then waits (at most `wait`)
+    /// for both documents to arrive. Fails with `serverUnreachable` if they did not; the
+    /// client keeps trying in the background. The team's state for a team device, `None` for
+    /// a volunteer (see [`Device::volunteer_state`]).
     pub async fn enrol(
         &mut self,
         server_url: &str,
         code: &str,
         now: Millis,
         wait: Duration,
-    ) -> Result<TeamState, DeviceError> {
+    ) -> Result<Option<TeamState>, DeviceError> {
         let enrolment = crate::enrol::enrol(server_url, code).await?;
-        let docs = [enrolment.night_doc, enrolment.team_doc];
+        let docs = [enrolment.shared_doc, enrolment.own_doc];
+        let kind = enrolment.kind;
         self.save_enrolment(enrolment, now).await?;
         let client = self.client.clone().ok_or(DeviceError::NotEnrolled)?;
         wait_for_documents(&client, &docs, wait).await?;
-        self.team_state()
-            .await?
-            .ok_or(DeviceError::DocumentsMissing)
+        match kind {
+            EnrolmentKind::Team => self
+                .team_state()
+                .await?
+                .map(Some)
+                .ok_or(DeviceError::DocumentsMissing),
+            EnrolmentKind::Volunteer => Ok(None),
+        }
     }
 
     async fn start_client(&mut self) -> Result<(), DeviceError> {
@@ -155,7 +166,7 @@ impl Device {
             Some(e.token.clone()),
             e.peer_id.clone(),
             self.actor.clone(),
-            vec![e.night_doc, e.team_doc],
+            vec![e.shared_doc, e.own_doc],
         );
         config.backoff = self.options.backoff;
         let path = self.path.clone();
@@ -199,6 +210,14 @@ impl Device {
         }
     }
 
+    /// The session of a street-count team device (a volunteer is not enrolled in a team).
+    fn team_session(&self) -> Result<(&Enrolment, &ClientHandle), DeviceError> {
+        self.session().and_then(|s| match s.0.kind {
+            EnrolmentKind::Team => Ok(s),
+            EnrolmentKind::Volunteer => Err(DeviceError::NotEnrolled),
+        })
+    }
+
     /// Reads one document; `None` while it has not arrived from the server.
     async fn read_doc<T>(
         &self,
@@ -222,11 +241,11 @@ impl Device {
 
     /// `None` until the device is enrolled and holds both documents.
     pub async fn team_state(&self) -> Result<Option<TeamState>, DeviceError> {
-        let Ok((e, _)) = self.session() else {
+        let Ok((e, _)) = self.team_session() else {
             return Ok(None);
         };
-        let night = self.read_doc(e.night_doc, doc::read_night).await?;
-        let team = self.read_doc(e.team_doc, doc::read_team).await?;
+        let night = self.read_doc(e.shared_doc, doc::read_night).await?;
+        let team = self.read_doc(e.own_doc, doc::read_team).await?;
         let (Some(night), Some(team)) = (night, team) else {
             return Ok(None);
         };
@@ -239,8 +258,8 @@ impl Device {
     }
 
     async fn read_team(&self) -> Result<Team, DeviceError> {
-        let (e, _) = self.session()?;
-        self.read_doc(e.team_doc, doc::read_team)
+        let (e, _) = self.team_session()?;
+        self.read_doc(e.own_doc, doc::read_team)
             .await?
             .ok_or(DeviceError::DocumentsMissing)
     }
@@ -253,9 +272,9 @@ impl Device {
         now: Millis,
         f: impl FnOnce(&mut Transaction<'_>) -> Result<R, DocError> + Send,
     ) -> Result<R, DeviceError> {
-        let (e, client) = self.session()?;
+        let (e, client) = self.team_session()?;
         let changed = client
-            .change_with(e.team_doc, doc::commit_options(message, now), f)
+            .change_with(e.own_doc, doc::commit_options(message, now), f)
             .await??;
         Ok(changed.value)
     }
@@ -268,7 +287,7 @@ impl Device {
 
     /// Upserts the whole draft (autosave). Durable on return.
     pub async fn save_draft(&self, draft: &EncounterDraft, now: Millis) -> Result<(), DeviceError> {
-        self.session()?;
+        self.team_session()?;
         self.db.save_draft(draft, now).await
     }
 
@@ -286,9 +305,9 @@ impl Device {
         draft: &EncounterDraft,
         now: Millis,
     ) -> Result<Encounter, DeviceError> {
-        let (e, _) = self.session()?;
+        let (e, _) = self.team_session()?;
         let questionnaire = self
-            .read_doc(e.night_doc, |d| {
+            .read_doc(e.shared_doc, |d| {
                 doc::read_night(d).map(|n| n.questionnaire.map(|q| q.version))
             })
             .await?
@@ -348,10 +367,10 @@ impl Device {
     /// Newest first, each with its sync state: `server` once the heads the server reported
     /// (after its durable write) cover every change to it.
     pub async fn list_encounters(&self) -> Result<Vec<EncounterRecord>, DeviceError> {
-        let (e, client) = self.session()?;
+        let (e, client) = self.team_session()?;
         let team = self.read_team().await?;
         let unsynced: BTreeSet<String> = client
-            .unsynced_encounters(e.team_doc)
+            .unsynced_encounters(e.own_doc)
             .await
             .unwrap_or_default();
         let mut list: Vec<EncounterRecord> = team
@@ -378,7 +397,7 @@ impl Device {
     /// Sets alert flags on a recorded encounter (one change) or on an open draft. An alert
     /// tied to no encounter yet writes nothing: the call itself is made by the phone.
     pub async fn raise_alert(&self, alert: &AlertRequest, now: Millis) -> Result<(), DeviceError> {
-        self.session()?;
+        self.team_session()?;
         let Some(id) = alert.encounter_id else {
             return Ok(());
         };

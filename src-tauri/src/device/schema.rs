@@ -30,4 +30,9 @@ pub const MIGRATIONS: &[&str] = &[
         draft TEXT NOT NULL,
         updated_at INTEGER NOT NULL
     ) STRICT;",
+    // v2: climate volunteers. A volunteer's enrolment keeps its group name in `team_name`,
+    // the kit document in `night_doc` (read-only) and the field document in `team_doc`
+    // (read-write); `kind` says which (`team` | `volunteer`).
+    "ALTER TABLE app_enrolment ADD COLUMN kind TEXT NOT NULL DEFAULT 'team'
+        CHECK (kind IN ('team', 'volunteer'));",
 ];

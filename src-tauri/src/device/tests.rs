@@ -25,9 +25,10 @@ fn enrolment() -> Enrolment {
         server_url: "http://127.0.0.1:1".into(),
         token: "carnet_secret".into(),
         peer_id: "device-x".into(),
-        team_name: "Équipe 42".into(),
-        night_doc: NIGHT,
-        team_doc: TEAM,
+        kind: EnrolmentKind::Team,
+        name: "Équipe 42".into(),
+        shared_doc: NIGHT,
+        own_doc: TEAM,
     }
 }
 

@@ -62,15 +62,46 @@ pub enum EmergencyNumber {
     SamuSocial,
 }
 
+/// What a device was enrolled as: a street-count team member or a climate volunteer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EnrolmentKind {
+    /// `POST /api/enrol`: the team document (read-write) and the night document (read-only).
+    Team,
+    /// `POST /api/climate/enrol`: the group's field document (read-write) and the kit
+    /// document (read-only).
+    Volunteer,
+}
+
+impl EnrolmentKind {
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Team => "team",
+            Self::Volunteer => "volunteer",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        [Self::Team, Self::Volunteer]
+            .into_iter()
+            .find(|k| k.code() == code)
+    }
+}
+
 /// What enrolment gave this device. The token never leaves Rust.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Enrolment {
     pub server_url: String,
     pub token: String,
     pub peer_id: String,
-    pub team_name: String,
-    pub night_doc: DocumentId,
-    pub team_doc: DocumentId,
+    pub kind: EnrolmentKind,
+    /// The team's or the volunteer group's name.
+    pub name: String,
+    /// The document this device reads only: the night (team) or the kit (volunteer).
+    pub shared_doc: DocumentId,
+    /// The document this device writes: the team's (team) or the group's field document
+    /// (volunteer).
+    pub own_doc: DocumentId,
 }
 
 impl fmt::Debug for Enrolment {
@@ -80,8 +111,9 @@ impl fmt::Debug for Enrolment {
             .field("server_url", &self.server_url)
             .field("token", &"<redacted>")
             .field("peer_id", &self.peer_id)
-            .field("night_doc", &self.night_doc)
-            .field("team_doc", &self.team_doc)
+            .field("kind", &self.kind)
+            .field("shared_doc", &self.shared_doc)
+            .field("own_doc", &self.own_doc)
             .finish_non_exhaustive()
     }
 }

@@ -3,8 +3,9 @@ import { describe, expect, it, vi } from 'vitest';
 import kitFile from '../../../shared/kits/canicule.json';
 import { climateBackend, CLIMATE_COMMANDS, type ClimateBackend } from './backend';
 import ChecklistView from './ChecklistView.svelte';
+import ClimateHome from './ClimateHome.svelte';
 import KitReader from './KitReader.svelte';
-import { currentActions, formatDistance, type Kit, type KitDocument, type Nearby } from './model';
+import { currentActions, formatDistance, type Kit, type KitDocument, type Nearby, type Visit, type VolunteerState } from './model';
 import NearestPlaces from './NearestPlaces.svelte';
 
 const kit = kitFile as unknown as Kit;
@@ -85,7 +86,7 @@ describe('nearest places', () => {
       distance_m: 1630,
     };
     const nearestPlaces = vi.fn(async () => [fountain, room]);
-    const backend: ClimateBackend = { getKit: vi.fn(), tick: vi.fn(), nearestPlaces };
+    const backend: ClimateBackend = { getState: vi.fn(), startVisit: vi.fn(), getKit: vi.fn(), tick: vi.fn(), nearestPlaces };
     render(NearestPlaces, { props: { backend, position: { lat: 48.8674, lon: 2.3636 }, count: 3 } });
     await waitFor(() => expect(screen.getByText('Fontaine Wallace')).toBeTruthy());
     expect(nearestPlaces).toHaveBeenLastCalledWith(48.8674, 2.3636, 3, null);
@@ -94,5 +95,56 @@ describe('nearest places', () => {
     expect(screen.getByText('lun. : 14:00-18:00')).toBeTruthy();
     await fireEvent.change(screen.getByLabelText('Type de lieu'), { target: { value: 'cool-room' } });
     await waitFor(() => expect(nearestPlaces).toHaveBeenLastCalledWith(48.8674, 2.3636, 3, 'cool-room'));
+  });
+});
+
+describe('climate home', () => {
+  const visite = kit.checklists.find((c) => c.id === 'visite')!;
+  const visit: Visit = {
+    id: '0190a0b0-0000-7000-8000-000000000001',
+    at: Date.UTC(2026, 6, 1, 10),
+    area: '75011',
+    checklist_id: 'visite',
+    ticks: { eau: true },
+    items: {},
+    alert: false,
+  };
+  function volunteer(visits: Visit[]): VolunteerState {
+    return {
+      device_id: 'device-1',
+      server_url: 'https://s.example',
+      group_name: 'Belleville',
+      field: { group_id: 'g', name: 'Belleville', visits: Object.fromEntries(visits.map((v) => [v.id, v])), handed_out: {} },
+    };
+  }
+
+  it('shows the kit held on the device, then starts a visit with an arrondissement and a list', async () => {
+    const { backend, calls } = mockIpc({
+      [CLIMATE_COMMANDS.getKit]: doc('rouge'),
+      [CLIMATE_COMMANDS.startVisit]: { ...visit, ticks: {} },
+    });
+    render(ClimateHome, { props: { backend, volunteer: volunteer([]) } });
+    await waitFor(() => expect(screen.getByRole('status').textContent).toContain('Niveau 4'));
+    await fireEvent.click(screen.getByRole('button', { name: 'Visites' }));
+    expect(screen.getByText('Aucune visite pour l’instant.')).toBeTruthy();
+    const startButton = screen.getByRole('button', { name: 'Commencer la visite' }) as HTMLButtonElement;
+    expect(startButton.disabled).toBe(true);
+    const select = screen.getByLabelText('Arrondissement') as HTMLSelectElement;
+    await fireEvent.change(select, { target: { value: '75011' } });
+    expect(select.value).toBe('75011');
+    await waitFor(() => expect(startButton.disabled).toBe(false));
+    await fireEvent.click(startButton);
+    await waitFor(() => expect(calls).toContainEqual(['climate_start_visit', { area: '75011', checklistId: 'visite' }]));
+  });
+
+  it('lists the group’s visits from every device and opens one on its checklist', async () => {
+    const { backend } = mockIpc({ [CLIMATE_COMMANDS.getKit]: doc('orange') });
+    render(ClimateHome, { props: { backend, volunteer: volunteer([visit]) } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Visites' }));
+    await waitFor(() => expect(screen.getByRole('button', { name: /11e arrondissement/ })).toBeTruthy());
+    expect(screen.getByText(`${visite.title} : 1/${visite.items.length}`)).toBeTruthy();
+    await fireEvent.click(screen.getByRole('button', { name: /11e arrondissement/ }));
+    expect(screen.getByRole('group').textContent).toContain(`(1/${visite.items.length})`);
+    expect((screen.getByRole('checkbox', { name: /de l'eau à portée/ }) as HTMLInputElement).checked).toBe(true);
   });
 });

@@ -44,6 +44,44 @@ export interface KitDocument {
 
 export interface Nearby { place: Place; distance_m: number }
 
+/** One visit of the group (pseudonymous: a time, an arrondissement, the ticks). */
+export interface Visit {
+  id: string;
+  at: number;
+  area: string;
+  checklist_id: string;
+  ticks: Record<string, boolean>;
+  items: Partial<Record<Handout, number>>;
+  alert: boolean;
+}
+
+/** The group's `field` document. */
+export interface Field {
+  group_id: string;
+  name: string;
+  visits: Record<string, Visit>;
+  handed_out: Partial<Record<Handout, number>>;
+}
+
+/** What the app knows about a device enrolled as a climate volunteer. */
+export interface VolunteerState {
+  device_id: string;
+  server_url: string;
+  group_name: string;
+  field: Field;
+}
+
+/** Paris arrondissements as visits record them (postal codes). */
+export const AREAS: { code: string; label: string }[] = Array.from({ length: 20 }, (_, i) => ({
+  code: `750${String(i + 1).padStart(2, '0')}`,
+  label: i === 0 ? '1er arrondissement' : `${i + 1}e arrondissement`,
+}));
+
+/** The group's visits, newest first. */
+export function visitsNewestFirst(field: Field): Visit[] {
+  return Object.values(field.visits).sort((a, b) => b.at - a.at || b.id.localeCompare(a.id));
+}
+
 export const LEVEL_LABELS: Record<AlertLevel, string> = {
   vert: 'Niveau 1 — veille saisonnière',
   jaune: 'Niveau 2 — avertissement chaleur',

@@ -2,12 +2,17 @@
 // Screens read it and call the backend through it; `team-changed` and `sync-status` keep it fresh.
 import type { Backend, BackendError, EncounterDraft, EncounterRecord, SyncStatus, TeamState } from '../backend';
 import { toBackendError } from '../backend';
+import type { ClimateBackend } from '../climate/backend';
+import type { VolunteerState } from '../climate/model';
 import type { AlertKind } from '../model';
 import { parseDefinition, DefinitionError, type Definition } from '../questionnaire/definition';
 
 export class AppState {
   backend = $state<Backend | null>(null);
   team = $state<TeamState | null>(null);
+  /** The climate commands (inside the app only) and the volunteer's state, when enrolled as one. */
+  climate = $state<ClimateBackend | null>(null);
+  volunteer = $state<VolunteerState | null>(null);
   sync = $state<SyncStatus>({ phase: 'idle', pending: 0, lastSyncAt: null, error: null });
   records = $state<EncounterRecord[]>([]);
   drafts = $state<EncounterDraft[]>([]);
@@ -30,8 +35,9 @@ export class AppState {
     }
   });
 
-  async start(backend: Backend): Promise<void> {
+  async start(backend: Backend, climate: ClimateBackend | null = null): Promise<void> {
     this.backend = backend;
+    this.climate = climate;
     await backend.onSyncStatus((s) => {
       const before = this.sync.pending;
       this.sync = s;
@@ -49,6 +55,7 @@ export class AppState {
     if (!b) return;
     try {
       this.team = await b.getTeamState();
+      this.volunteer = !this.team && this.climate ? await this.climate.getState() : null;
       this.sync = await b.getSyncStatus();
       if (this.team) {
         this.records = await b.listEncounters();
