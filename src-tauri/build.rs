@@ -15,6 +15,14 @@ const COMMANDS: &[&str] = &[
     "list_encounters",
     "raise_alert",
     "get_sync_status",
+    "coord_sign_in",
+    "coord_session",
+    "coord_sign_out",
+    "coord_progress",
+    "coord_progress_map",
+    "coord_consolidation",
+    "coord_duplicates",
+    "coord_decide_duplicate",
 ];
 
 fn main() {

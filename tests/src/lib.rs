@@ -7,8 +7,8 @@ pub mod bomb;
 pub mod device;
 pub mod http;
 pub mod js;
-pub mod qr;
 pub mod night;
+pub mod qr;
 pub mod server;
 
 pub use device::{Device, DeviceError};
