@@ -48,7 +48,11 @@ const figures: Consolidation = {
   shareOfWomen: 1 / 7,
   questionnairesCompleted: 1,
   questionnaireRate: 1 / 7,
-  byArea: [{ ...line('paris-centre', 'Paris Centre (1er–4e)', 5, 1), encounters: 3, questionnaires: 1 }, { ...line('75011', '11e', 2, 0), encounters: 2, questionnaires: 0 }],
+  byArea: [
+    { ...line('paris-centre', 'Paris Centre (1er–4e)', 5, 1), encounters: 3, questionnaires: 1 },
+    { ...line('75005', '5e', 0, 0), encounters: 0, questionnaires: 0 },
+    { ...line('75011', '11e', 2, 0), encounters: 2, questionnaires: 0 },
+  ],
   bySpaceType: [line('street', 'Rue', 7, 1)],
   byAgeBand: [],
   bySituation: [],
@@ -153,6 +157,7 @@ describe('coordinator mode', () => {
     expect((await screen.findByTestId('total-persons')).textContent).toBe('7');
     expect(screen.getByTestId('share-women').textContent).toMatch(/^14,3\s%$/);
     expect(document.querySelector('tr[data-key="paris-centre"]')?.textContent).toContain('Paris Centre');
+    expect(document.querySelector('tr[data-key="75005"]'), 'lines with nobody are left out').toBeNull();
 
     await fireEvent.click(screen.getByRole('button', { name: 'Doublons' }));
     const card = await waitFor(() => {
