@@ -225,8 +225,8 @@ impl Device {
         let Ok((e, _)) = self.session() else {
             return Ok(None);
         };
-        let night = self.read_doc(e.night_doc, |d| doc::read_night(d)).await?;
-        let team = self.read_doc(e.team_doc, |d| doc::read_team(d)).await?;
+        let night = self.read_doc(e.night_doc, doc::read_night).await?;
+        let team = self.read_doc(e.team_doc, doc::read_team).await?;
         let (Some(night), Some(team)) = (night, team) else {
             return Ok(None);
         };
@@ -240,7 +240,7 @@ impl Device {
 
     async fn read_team(&self) -> Result<Team, DeviceError> {
         let (e, _) = self.session()?;
-        self.read_doc(e.team_doc, |d| doc::read_team(d))
+        self.read_doc(e.team_doc, doc::read_team)
             .await?
             .ok_or(DeviceError::DocumentsMissing)
     }
