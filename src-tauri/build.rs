@@ -20,6 +20,14 @@ const COMMANDS: &[&str] = &[
     "climate_nearest_places",
     "climate_start_visit",
     "climate_tick",
+    "coord_sign_in",
+    "coord_session",
+    "coord_sign_out",
+    "coord_progress",
+    "coord_progress_map",
+    "coord_consolidation",
+    "coord_duplicates",
+    "coord_decide_duplicate",
 ];
 
 fn main() {

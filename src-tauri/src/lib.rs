@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod commands;
+pub mod coordinator;
 pub mod device;
 pub mod enrol;
 pub mod state;
@@ -37,6 +38,14 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
         commands::climate_nearest_places,
         commands::climate_start_visit,
         commands::climate_tick,
+        coordinator::coord_sign_in,
+        coordinator::coord_session,
+        coordinator::coord_sign_out,
+        coordinator::coord_progress,
+        coordinator::coord_progress_map,
+        coordinator::coord_consolidation,
+        coordinator::coord_duplicates,
+        coordinator::coord_decide_duplicate,
     ])
 }
 
@@ -52,6 +61,7 @@ pub fn setup<R: tauri::Runtime>(app: &mut tauri::App<R>) -> Result<(), Box<dyn s
     let client = device.client().cloned();
     app.manage(state::AppState::new(device));
     app.manage(sync::SyncControl::default());
+    app.manage(coordinator::CoordinatorState::default());
     if let Some(client) = client {
         sync::start(app.handle(), client);
     }

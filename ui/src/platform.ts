@@ -26,6 +26,11 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
   }
 }
 
+/** A raw command call, for the modes with their own error codes (`coordinator/backend.ts`). */
+export function invokeCommand<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  return invoke<T>(cmd, args);
+}
+
 export function tauriBackend(): Backend {
   return {
     enrol: (serverUrl, code) => call(COMMANDS.enrol, { serverUrl, code }),
