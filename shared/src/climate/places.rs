@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::geo::to_geo_polygon;
 use ::geo::{Centroid, Distance, Haversine, Point};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -296,31 +297,14 @@ fn geometry_point(value: &geojson::GeometryValue) -> Option<(f64, f64)> {
         G::Point { coordinates } if coordinates.len() >= 2 => {
             return Some((coordinates[1], coordinates[0]));
         }
-        G::Polygon { coordinates } => polygon(coordinates).centroid()?,
+        G::Polygon { coordinates } => to_geo_polygon(coordinates).centroid()?,
         G::MultiPolygon { coordinates } => {
-            ::geo::MultiPolygon::new(coordinates.iter().map(|p| polygon(p)).collect()).centroid()?
+            ::geo::MultiPolygon::new(coordinates.iter().map(|p| to_geo_polygon(p)).collect())
+                .centroid()?
         }
         _ => return None,
     };
     Some((point.y(), point.x()))
-}
-
-fn polygon(rings: &[Vec<geojson::Position>]) -> ::geo::Polygon<f64> {
-    let ring = |positions: &Vec<geojson::Position>| {
-        ::geo::LineString::from(
-            positions
-                .iter()
-                .filter(|p| p.len() >= 2)
-                .map(|p| (p[0], p[1]))
-                .collect::<Vec<_>>(),
-        )
-    };
-    let mut iter = rings.iter();
-    let exterior = iter
-        .next()
-        .map(ring)
-        .unwrap_or_else(|| ::geo::LineString::new(Vec::new()));
-    ::geo::Polygon::new(exterior, iter.map(ring).collect())
 }
 
 fn normalise_column(name: &str) -> String {

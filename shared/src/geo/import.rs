@@ -474,7 +474,7 @@ fn polygon_problem(polygon: usize, error: &InvalidPolygon) -> FeatureProblem {
     }
 }
 
-pub(super) fn to_geo_polygon(rings: &[Vec<geojson::Position>]) -> ::geo::Polygon<f64> {
+pub(crate) fn to_geo_polygon(rings: &[Vec<geojson::Position>]) -> ::geo::Polygon<f64> {
     let ring = |positions: &Vec<geojson::Position>| {
         ::geo::LineString::from(
             positions

@@ -7,6 +7,8 @@
 mod import;
 mod index;
 
+/// GeoJSON rings to a `geo` polygon (the climate places' centroids use it too).
+pub(crate) use import::to_geo_polygon;
 pub use import::{
     FeatureIssue, FeatureProblem, RingRef, SectorImport, Severity, import_sectors,
     parse_arrondissement,
