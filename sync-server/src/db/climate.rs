@@ -7,10 +7,10 @@ use carnet_shared::store::StoreError;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
-use super::nights::EnrolRefusal;
-use super::tokens::{NewToken, insert_grant, insert_token};
+use super::nights::{CodeTable, EnrolRefusal, spend_code};
+use super::tokens::NewToken;
 use super::{DbError, document_id_from_blob, uuid_from_text};
-use crate::auth::{Access, Role, SecretHash};
+use crate::auth::{Role, SecretHash};
 
 const MIGRATIONS: &[&str] = &[
     // 1: the kit document (one row), groups, their enrolment codes.
@@ -176,19 +176,15 @@ pub fn enrol_volunteer(
     token.role = Role::Volunteer;
     token.night_id = None;
     token.team_id = None;
-    insert_token(&tx, &token)?;
-    insert_grant(&tx, token.id, &enrolment.field_document, Access::ReadWrite)?;
-    insert_grant(&tx, token.id, &enrolment.kit_document, Access::ReadOnly)?;
-    let spent = tx.execute(
-        "UPDATE server_climate_codes SET used_at = ?2, token_id = ?3
-          WHERE code_hash = ?1 AND used_at IS NULL",
-        params![
-            code_hash.as_slice(),
-            token.created_at,
-            token.id.0.to_string()
-        ],
+    let spent = spend_code(
+        &tx,
+        CodeTable::Volunteers,
+        code_hash,
+        &token,
+        &enrolment.field_document,
+        &enrolment.kit_document,
     )?;
-    if spent != 1 {
+    if !spent {
         return Ok(Err(EnrolRefusal::AlreadyUsed));
     }
     tx.commit()?;

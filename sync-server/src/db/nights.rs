@@ -187,23 +187,61 @@ pub fn enrol(
     token.role = Role::TeamMember;
     token.night_id = Some(enrolment.night_id);
     token.team_id = Some(enrolment.team_id);
-    insert_token(&tx, &token)?;
-    insert_grant(&tx, token.id, &enrolment.team_document, Access::ReadWrite)?;
-    insert_grant(&tx, token.id, &enrolment.night_document, Access::ReadOnly)?;
+    let spent = spend_code(
+        &tx,
+        CodeTable::Teams,
+        code_hash,
+        &token,
+        &enrolment.team_document,
+        &enrolment.night_document,
+    )?;
+    if !spent {
+        return Ok(Err(EnrolRefusal::AlreadyUsed));
+    }
+    tx.commit()?;
+    Ok(Ok(enrolment))
+}
+
+/// The tables of single-use codes (team devices, climate volunteers).
+#[derive(Clone, Copy)]
+pub(super) enum CodeTable {
+    Teams,
+    Volunteers,
+}
+
+/// Inside the caller's transaction: creates the device's token with its own document
+/// read-write and the shared one read-only, then spends the code. Returns `false` if the code
+/// was spent meanwhile (the caller then drops the transaction: nothing is kept).
+pub(super) fn spend_code(
+    tx: &rusqlite::Transaction<'_>,
+    table: CodeTable,
+    code_hash: &SecretHash,
+    token: &NewToken,
+    own_document: &DocumentId,
+    shared_document: &DocumentId,
+) -> Result<bool, DbError> {
+    insert_token(tx, token)?;
+    insert_grant(tx, token.id, own_document, Access::ReadWrite)?;
+    insert_grant(tx, token.id, shared_document, Access::ReadOnly)?;
     // The `used_at IS NULL` guard makes the spend itself conditional, so even a second
     // connection to the file (outside this mutex) cannot spend a code twice.
+    let sql = match table {
+        CodeTable::Teams => {
+            "UPDATE server_enrolment_codes SET used_at = ?2, token_id = ?3
+              WHERE code_hash = ?1 AND used_at IS NULL"
+        }
+        CodeTable::Volunteers => {
+            "UPDATE server_climate_codes SET used_at = ?2, token_id = ?3
+              WHERE code_hash = ?1 AND used_at IS NULL"
+        }
+    };
     let spent = tx.execute(
-        "UPDATE server_enrolment_codes SET used_at = ?2, token_id = ?3
-          WHERE code_hash = ?1 AND used_at IS NULL",
+        sql,
         params![
             code_hash.as_slice(),
             token.created_at,
             token.id.0.to_string()
         ],
     )?;
-    if spent != 1 {
-        return Ok(Err(EnrolRefusal::AlreadyUsed));
-    }
-    tx.commit()?;
-    Ok(Ok(enrolment))
+    Ok(spent == 1)
 }
