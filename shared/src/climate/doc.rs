@@ -14,8 +14,9 @@
 //! (handout code -> Counter, all created with the document: see `doc/team.rs` for why). A
 //! visit holds no name and no address: `at`, `area` (arrondissement), `checklistId`, `ticks`
 //! (item id -> bool: ticks of different items from two devices merge; the same item set
-//! concurrently resolves to Automerge's deterministic winner), `items` (handout -> count,
-//! written once), `alert` (bool).
+//! concurrently resolves to Automerge's deterministic winner), `items` (handout -> Counter,
+//! one per kind made with the visit, so that +/− on two devices add up: `handouts.rs`; visits
+//! written by earlier builds hold plain integers, read alike), `alert` (bool).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -32,7 +33,7 @@ use crate::doc::{DocError, SCHEMA_VERSION};
 use crate::model::Millis;
 
 const KIND_KIT: &str = "kit";
-const KIND_FIELD: &str = "field";
+pub(super) const KIND_FIELD: &str = "field";
 
 fn init_header<T: Transactable>(tx: &mut T, kind: &str) -> Result<(), DocError> {
     if tx.get(ROOT, "schema")?.is_some() || tx.get(ROOT, "kind")?.is_some() {
@@ -42,7 +43,7 @@ fn init_header<T: Transactable>(tx: &mut T, kind: &str) -> Result<(), DocError> 
     put_str(tx, &ROOT, "kind", kind)
 }
 
-fn check_header<D: ReadDoc>(doc: &D, kind: &'static str) -> Result<(), DocError> {
+pub(super) fn check_header<D: ReadDoc>(doc: &D, kind: &'static str) -> Result<(), DocError> {
     let found = opt(doc, &ROOT, "schema", values::as_u64)?.ok_or(DocError::MissingSchema)?;
     if found == 0 || found > SCHEMA_VERSION {
         return Err(DocError::UnsupportedSchema {
@@ -240,7 +241,7 @@ fn valid_item_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-fn increment<T: Transactable>(tx: &mut T, h: Handout, n: i64) -> Result<(), DocError> {
+pub(super) fn increment<T: Transactable>(tx: &mut T, h: Handout, n: i64) -> Result<(), DocError> {
     let counters = values::req_map(tx, &ROOT, "handedOut")?;
     match tx.get(&counters, h.code())? {
         Some((Value::Scalar(s), _)) if s.is_counter() => {}
@@ -281,15 +282,19 @@ pub fn record_visit<T: Transactable>(tx: &mut T, visit: &Visit) -> Result<(), Do
     let items = tx.put_object(&obj, "items", ObjType::Map)?;
     for (h, &n) in &visit.items {
         if n > 0 {
-            tx.put(&items, h.code(), ScalarValue::Uint(u64::from(n)))?;
             increment(tx, *h, i64::from(n))?;
         }
+    }
+    // Every kind gets its counter now, by this one device (see `create_field_doc`).
+    for h in Handout::ALL {
+        let n = visit.items.get(&h).copied().unwrap_or(0);
+        tx.put(&items, h.code(), ScalarValue::counter(i64::from(n)))?;
     }
     tx.put(&obj, "alert", ScalarValue::Boolean(visit.alert))?;
     Ok(())
 }
 
-fn visit_obj<T: Transactable>(tx: &T, visit: Uuid) -> Result<ObjId, DocError> {
+pub(super) fn visit_obj<T: Transactable>(tx: &T, visit: Uuid) -> Result<ObjId, DocError> {
     let visits = values::req_map(tx, &ROOT, "visits")?;
     match tx.get(&visits, visit.to_string().as_str())? {
         Some((Value::Object(ObjType::Map), obj)) => Ok(obj),
@@ -358,7 +363,10 @@ pub fn read_field<D: ReadDoc>(doc: &D) -> Result<Field, DocError> {
         let items_map = values::req_map(doc, &obj, "items")?;
         for code in doc.keys(&items_map) {
             let h = Handout::from_code(&code).ok_or_else(|| DocError::BadKey(code.clone()))?;
-            items.insert(h, req(doc, &items_map, &code, values::as_u32)?);
+            let n = req(doc, &items_map, &code, super::handouts::as_count)?;
+            if n > 0 {
+                items.insert(h, n);
+            }
         }
         visits.insert(
             id,

@@ -6,6 +6,7 @@
 //! Pure: no clock, no randomness, no I/O; times and ids are passed in.
 
 mod doc;
+mod handouts;
 mod kit;
 mod places;
 mod progress;
@@ -20,6 +21,7 @@ pub use doc::{
     read_field, read_kit_doc, record_visit, remove_places_except, set_alert_level, set_visit_alert,
     tick, upsert_places,
 };
+pub use handouts::{MAX_HANDOUT_STEP, hand_out_on_visit};
 pub use kit::{
     Checklist, ChecklistItem, EmergencyNumber, KIT_FORMAT, Kit, KitError, KitImport, KitReport,
     Rejected, Section, parse_kit,
