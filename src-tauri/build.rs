@@ -20,6 +20,7 @@ const COMMANDS: &[&str] = &[
     "climate_nearest_places",
     "climate_start_visit",
     "climate_tick",
+    "climate_hand_out",
     "coord_sign_in",
     "coord_session",
     "coord_sign_out",
@@ -28,6 +29,12 @@ const COMMANDS: &[&str] = &[
     "coord_consolidation",
     "coord_duplicates",
     "coord_decide_duplicate",
+    "coord_climate_kit",
+    "coord_climate_default_kit",
+    "coord_climate_check_kit",
+    "coord_climate_publish_kit",
+    "coord_climate_set_level",
+    "coord_climate_progress",
 ];
 
 fn main() {

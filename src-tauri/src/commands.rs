@@ -7,7 +7,7 @@
 use tauri::{AppHandle, Runtime, State};
 use uuid::Uuid;
 
-use carnet_shared::climate::{KitDocument, Nearby, PlaceKind, Visit};
+use carnet_shared::climate::{Field, KitDocument, Nearby, PlaceKind, Visit};
 use carnet_shared::model::{Encounter, EncounterEdit, Round, SectorCoverage, SectorId};
 
 use crate::device::{
@@ -207,5 +207,21 @@ pub async fn climate_tick(
         .device()
         .await
         .tick(visit_id, &item_id, checked, now_millis())
+        .await
+}
+
+/// Items handed out on a visit: `delta` (±1…100) of `kind` (`eau`, `eventail`, `brumisateur`,
+/// `depliant`); the group's field document as it now reads.
+#[tauri::command]
+pub async fn climate_hand_out(
+    state: State<'_, AppState>,
+    visit_id: Uuid,
+    kind: String,
+    delta: i64,
+) -> Result<Field> {
+    state
+        .device()
+        .await
+        .hand_out(visit_id, &kind, delta, now_millis())
         .await
 }

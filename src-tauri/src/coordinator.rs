@@ -282,6 +282,22 @@ impl CoordinatorState {
         Ok(view)
     }
 
+    /// Sends `method path` (with a JSON body if given) to the signed-in coordinator's server
+    /// with the token; for the other coordinator screens (`climate_coord`).
+    pub(crate) async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        json_body: Option<String>,
+    ) -> Result<Vec<u8>> {
+        let s = self.session().await?;
+        let mut request = s.http.request(method, format!("{}{path}", s.server_url));
+        if let Some(body) = json_body {
+            request = request.header("content-type", "application/json").body(body);
+        }
+        s.send(request).await
+    }
+
     pub async fn current(&self) -> Option<SessionView> {
         self.session.read().await.as_ref().map(|s| s.view())
     }

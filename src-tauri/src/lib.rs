@@ -2,6 +2,7 @@
 //! app state (`device`), which holds all the logic and is tested without Tauri.
 #![forbid(unsafe_code)]
 
+pub mod climate_coord;
 pub mod commands;
 pub mod coordinator;
 pub mod device;
@@ -38,6 +39,7 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
         commands::climate_nearest_places,
         commands::climate_start_visit,
         commands::climate_tick,
+        commands::climate_hand_out,
         coordinator::coord_sign_in,
         coordinator::coord_session,
         coordinator::coord_sign_out,
@@ -46,6 +48,12 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
         coordinator::coord_consolidation,
         coordinator::coord_duplicates,
         coordinator::coord_decide_duplicate,
+        climate_coord::coord_climate_kit,
+        climate_coord::coord_climate_default_kit,
+        climate_coord::coord_climate_check_kit,
+        climate_coord::coord_climate_publish_kit,
+        climate_coord::coord_climate_set_level,
+        climate_coord::coord_climate_progress,
     ])
 }
 

@@ -7,7 +7,9 @@ use automerge::transaction::Transaction;
 use serde::Serialize;
 use uuid::Uuid;
 
-use carnet_shared::climate::{self, Area, Field, KitDocument, Nearby, PlaceKind, Position, Visit};
+use carnet_shared::climate::{
+    self, Area, Field, Handout, KitDocument, MAX_HANDOUT_STEP, Nearby, PlaceKind, Position, Visit,
+};
 use carnet_shared::doc::{self, DocError};
 use carnet_shared::ids::DocumentId;
 use carnet_shared::model::Millis;
@@ -18,6 +20,7 @@ use super::{Device, DeviceError, Enrolment, EnrolmentKind};
 pub mod messages {
     pub const RECORD_VISIT: &str = "record visit";
     pub const TICK: &str = "tick";
+    pub const HAND_OUT: &str = "hand out";
 }
 
 /// At most this many places per nearest-places answer.
@@ -193,6 +196,38 @@ impl Device {
                 .visits
                 .remove(&visit_id)
                 .ok_or(DocError::Invalid("no such visit"))
+        })
+        .await
+    }
+
+    /// Hands out `delta` items of `kind` (`eau`, `eventail`…) on a visit, negative to correct a
+    /// tap; the visit's counter and the group's total move together (Automerge counters: taps
+    /// on two devices add up). Returns the group's field document as it now reads. Offline
+    /// like every write: on disk before returning.
+    pub async fn hand_out(
+        &self,
+        visit_id: Uuid,
+        kind: &str,
+        delta: i64,
+        now: Millis,
+    ) -> Result<Field, DeviceError> {
+        let kind =
+            Handout::from_code(kind).ok_or(DeviceError::InvalidInput("unknown kind of item"))?;
+        if delta == 0 || delta.abs() > MAX_HANDOUT_STEP {
+            return Err(DeviceError::InvalidInput("step out of range"));
+        }
+        let field = self.read_field().await?;
+        let visit = field
+            .visits
+            .get(&visit_id)
+            .ok_or(DeviceError::NotFound("visit"))?;
+        let held = i64::from(visit.items.get(&kind).copied().unwrap_or(0));
+        if held + delta < 0 {
+            return Err(DeviceError::InvalidInput("nothing to take back"));
+        }
+        self.change_field(messages::HAND_OUT, now, move |tx| {
+            climate::hand_out_on_visit(tx, visit_id, kind, delta)?;
+            climate::read_field(&*tx)
         })
         .await
     }

@@ -146,3 +146,43 @@ async fn bad_climate_input_is_refused_and_writes_nothing() {
     assert!(visit.ticks.is_empty());
     d.close().await;
 }
+
+#[tokio::test]
+async fn items_handed_out_on_a_visit_count_on_the_visit_and_the_group_and_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("carnet.sqlite3");
+    let id = Uuid::now_v7();
+    {
+        let mut d = volunteer(&path).await;
+        d.start_visit(id, "11", "visite", T0).await.unwrap();
+        d.hand_out(id, "eau", 1, T0 + 1).await.unwrap();
+        d.hand_out(id, "eau", 1, T0 + 2).await.unwrap();
+        let field = d.hand_out(id, "depliant", 1, T0 + 3).await.unwrap();
+        assert_eq!(field.visits[&id].items[&climate::Handout::Water], 2);
+        let field = d.hand_out(id, "eau", -1, T0 + 4).await.unwrap();
+        assert_eq!(field.visits[&id].items[&climate::Handout::Water], 1);
+        assert_eq!(field.handed_out[&climate::Handout::Water], 1);
+        assert_eq!(field.handed_out[&climate::Handout::Leaflet], 1);
+        d.close().await;
+    }
+    let mut d = Device::open(&path, [0; 16]).await.unwrap();
+    let field = d.volunteer_state().await.unwrap().unwrap().field;
+    assert_eq!(field.visits[&id].items[&climate::Handout::Water], 1);
+    assert_eq!(field.handed_out[&climate::Handout::Water], 1);
+
+    // Bad input: refused, nothing written.
+    let code = |e: DeviceError| e.code();
+    for (visit, kind, delta, want) in [
+        (id, "champagne", 1, ErrorCode::InvalidInput),
+        (id, "eau", 0, ErrorCode::InvalidInput),
+        (id, "eau", 101, ErrorCode::InvalidInput),
+        (id, "eau", -2, ErrorCode::InvalidInput),
+        (id, "eventail", -1, ErrorCode::InvalidInput),
+        (Uuid::now_v7(), "eau", 1, ErrorCode::NotFound),
+    ] {
+        let e = d.hand_out(visit, kind, delta, T0 + 9).await.unwrap_err();
+        assert_eq!(code(e), want, "{kind} {delta}");
+    }
+    assert_eq!(d.volunteer_state().await.unwrap().unwrap().field, field);
+    d.close().await;
+}

@@ -86,7 +86,7 @@ describe('nearest places', () => {
       distance_m: 1630,
     };
     const nearestPlaces = vi.fn(async () => [fountain, room]);
-    const backend: ClimateBackend = { getState: vi.fn(), startVisit: vi.fn(), getKit: vi.fn(), tick: vi.fn(), nearestPlaces };
+    const backend: ClimateBackend = { getState: vi.fn(), startVisit: vi.fn(), getKit: vi.fn(), tick: vi.fn(), handOut: vi.fn(), nearestPlaces };
     render(NearestPlaces, { props: { backend, position: { lat: 48.8674, lon: 2.3636 }, count: 3 } });
     await waitFor(() => expect(screen.getByText('Fontaine Wallace')).toBeTruthy());
     expect(nearestPlaces).toHaveBeenLastCalledWith(48.8674, 2.3636, 3, null);

@@ -106,3 +106,11 @@ export function formatDistance(metres: number): string {
 export function currentActions(doc: KitDocument): string[] {
   return doc.kit?.level_actions[doc.alert.level] ?? [];
 }
+
+/** What volunteers hand out (`carnet_shared::climate::Handout`), in the order shown. */
+export const HANDOUTS: { kind: Handout; label: string }[] = [
+  { kind: 'eau', label: 'Bouteilles d’eau' },
+  { kind: 'eventail', label: 'Éventails' },
+  { kind: 'brumisateur', label: 'Brumisateurs' },
+  { kind: 'depliant', label: 'Dépliants' },
+];
