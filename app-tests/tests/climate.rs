@@ -5,7 +5,10 @@
 //! one starts a visit, the other sees it; the server stops; the kit opens offline; both tick
 //! the visit's checklist (different items, and one item on both); the server restarts on the
 //! same address; both apps, the coordinator's progress API and the server's file converge on
-//! the same ticks.
+//! the same ticks. Then the coordinator, in the app's coordinator mode (a third app process,
+//! after B closed), renames a checklist item, adds one, publishes and raises the level to red;
+//! A shows the new level and items after sync, hands out two bottles and a leaflet on the
+//! visit, and the coordinator's "Climat" tab counts them for the 11th.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -86,6 +89,28 @@ async fn progress(server: &ServerProcess) -> anyhow::Result<Value> {
         .await?;
     anyhow::ensure!(status == 200, "progress: {status} {p}");
     Ok(p)
+}
+
+const RENAMED: &str = "Eau : une bouteille à portée de main";
+/// The id the coordinator's form makes for "Thermomètre dans la pièce".
+const ADDED: &str = "thermometre-dans-la-piece";
+
+/// A night's coordinator token (the app's coordinator mode signs in with one).
+async fn coordinator_token(server: &ServerProcess) -> anyhow::Result<String> {
+    let night = server.night("Équipe Canicule", 1).await?;
+    let (status, body) = server
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/nights/{}/coordinator-tokens", night.night_id),
+            Some(ADMIN_TOKEN),
+            Some(json!({"label": "PC canicule"})),
+        )
+        .await?;
+    anyhow::ensure!(status == 201, "coordinator token: {status} {body}");
+    body["token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no token in {body}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,10 +243,95 @@ async fn two_volunteers_tick_one_visit_offline_and_everyone_converges_after_a_re
     assert_eq!(progress["areas"]["75011"]["visits"], 1);
     assert_eq!(progress["totals"]["visits"], 1);
 
-    a.close().await?;
+    // The coordinator, in the app's coordinator mode (a third app process: B goes first, so
+    // that two WebKit instances run at a time), edits the kit and raises the level.
     b.close().await?;
-    driver_a.stop()?;
     driver_b.stop()?;
+    let coordinator_token = coordinator_token(&server).await?;
+    let home_c = dir.path().join("c");
+    std::fs::create_dir_all(&home_c)?;
+    let driver_c = Driver::start(&home_c).await?;
+    let c = driver_c.launch().await?;
+    c.click_button("Mode coordination").await?;
+    c.fill("#coord-server", &server.url()).await?;
+    c.fill("#coord-token", &coordinator_token).await?;
+    c.click("form.coord-signin button[type='submit']").await?;
+    c.wait_css("[data-testid='night-name']").await?;
+    c.click_button("Climat").await?;
+    c.wait_css("button[data-level='orange'][aria-pressed='true']")
+        .await?;
+    c.wait_css("tr[data-area='75011'][data-visits='1']").await?;
+    c.click_button("Modifier le kit").await?;
+    c.fill(
+        "fieldset[data-checklist='visite'] li[data-item='eau'] input.item-label",
+        RENAMED,
+    )
+    .await?;
+    c.fill("#new-item-0", "Thermomètre dans la pièce").await?;
+    c.click_button("Ajouter l’élément").await?;
+    c.wait_css(&format!(
+        "fieldset[data-checklist='visite'] li[data-item='{ADDED}']"
+    ))
+    .await?;
+    c.screenshot("climate-08-coordinator-kit-edited").await?;
+    c.click_button("Publier le kit").await?;
+    c.wait_text(".kit-editor .ok", "the publication", |t| {
+        t.starts_with("Kit publié")
+    })
+    .await?;
+    c.click("button[data-level='rouge']").await?;
+    c.wait_css("button[data-level='rouge'][aria-pressed='true']")
+        .await?;
+    c.screenshot("climate-09-coordinator-published-red").await?;
+
+    // The volunteer's phone gets the new level and the new item by sync.
+    tab(&a, "Kit").await?;
+    a.wait_text(".banner", "the new level", |t| {
+        t.contains("Niveau 4 — mobilisation maximale")
+    })
+    .await?;
+    a.screenshot("climate-10-volunteer-red").await?;
+    open_visit(&a).await?;
+    a.wait_css(&item(ADDED)).await?;
+    a.wait_xpath(&format!(
+        "//label[input[@data-item='eau']]/span[contains(normalize-space(), '{RENAMED}')]"
+    ))
+    .await?;
+    // Items handed out on the visit: two bottles, one leaflet.
+    for (kind, count) in [("eau", 1), ("eau", 2), ("depliant", 1)] {
+        a.click(&format!(
+            "li[data-handout='{kind}'] button[aria-label^='Ajouter']"
+        ))
+        .await?;
+        a.wait_css(&format!("li[data-handout='{kind}'][data-count='{count}']"))
+            .await?;
+    }
+    a.screenshot("climate-11-volunteer-handed-out").await?;
+
+    // The coordinator's progress shows them, on demand.
+    c.click_button("Suivi des visites").await?;
+    wait_for("the items in the coordinator's screen", || async {
+        let row = c
+            .client
+            .find(Locator::Css("tr[data-area='75011'][data-items='3']"))
+            .await
+            .ok();
+        if row.is_none() {
+            c.click_button("Actualiser").await?;
+        }
+        Ok(row)
+    })
+    .await?;
+    c.wait_text("[data-testid='climate-handed-out']", "the totals", |t| {
+        t.contains("Bouteilles d’eau 2") && t.contains("Dépliants 1")
+    })
+    .await?;
+    c.screenshot("climate-12-coordinator-progress").await?;
+    c.close().await?;
+    driver_c.stop()?;
+
+    a.close().await?;
+    driver_a.stop()?;
     let db = server.db_path.clone();
     server.stop()?;
 
@@ -239,5 +349,8 @@ async fn two_volunteers_tick_one_visit_offline_and_everyone_converges_after_a_re
         .map(|k| (k.to_owned(), true))
         .collect();
     assert_eq!(visit.ticks, expected);
+    let items: BTreeMap<climate::Handout, u32> =
+        [(climate::Handout::Water, 2), (climate::Handout::Leaflet, 1)].into();
+    assert_eq!(visit.items, items);
     Ok(())
 }

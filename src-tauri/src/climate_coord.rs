@@ -67,7 +67,9 @@ fn refusal_fr(e: &KitError) -> KitIssue {
         KitError::NotAnObject => issue("", "Le kit doit être un objet JSON."),
         KitError::UnsupportedFormat { found, supported } => issue(
             "format",
-            format!("Format {found} non pris en charge (cette version lit jusqu’au format {supported})."),
+            format!(
+                "Format {found} non pris en charge (cette version lit jusqu’au format {supported})."
+            ),
         ),
         KitError::MissingField { field } => issue(*field, "Champ obligatoire : à remplir."),
     }
@@ -127,9 +129,21 @@ fn empty_texts(kit: &Kit) -> Vec<KitIssue> {
     out
 }
 
-/// Checks an edited kit with the rules of the kit file (the same parser the server runs on
-/// publication), plus non-empty texts. Pure.
+/// Trims every text of the form (spaces typed around a label are not part of it).
+fn trim_texts(value: &mut Value) {
+    match value {
+        Value::String(s) if s.trim().len() != s.len() => *s = s.trim().to_owned(),
+        Value::Array(items) => items.iter_mut().for_each(trim_texts),
+        Value::Object(fields) => fields.values_mut().for_each(trim_texts),
+        _ => {}
+    }
+}
+
+/// Checks an edited kit (texts trimmed) with the rules of the kit file (the same parser the
+/// server runs on publication), plus non-empty texts. Pure.
 pub fn check_kit(draft: &Value) -> KitCheck {
+    let mut draft = draft.clone();
+    trim_texts(&mut draft);
     let import = match climate::parse_kit(&draft.to_string()) {
         Ok(import) => import,
         Err(e) => {
@@ -183,7 +197,11 @@ fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
 
 /// `GET /api/climate/kit`: the kit document as the server holds it.
 pub async fn kit(state: &CoordinatorState) -> Result<KitDocument> {
-    json(&state.call(reqwest::Method::GET, "/api/climate/kit", None).await?)
+    json(
+        &state
+            .call(reqwest::Method::GET, "/api/climate/kit", None)
+            .await?,
+    )
 }
 
 /// Checks `draft` and publishes it (`POST /api/climate/kit`) only if it has no issue.

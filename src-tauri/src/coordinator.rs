@@ -293,7 +293,9 @@ impl CoordinatorState {
         let s = self.session().await?;
         let mut request = s.http.request(method, format!("{}{path}", s.server_url));
         if let Some(body) = json_body {
-            request = request.header("content-type", "application/json").body(body);
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
         }
         s.send(request).await
     }

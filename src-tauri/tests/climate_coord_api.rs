@@ -88,7 +88,10 @@ async fn a_coordinator_edits_the_kit_and_level_and_follows_items_handed_out_by_v
     draft["checklists"][0]["items"]
         .as_array_mut()
         .unwrap()
-        .insert(0, json!({"id": "thermometre", "label": "Thermomètre dans la pièce"}));
+        .insert(
+            0,
+            json!({"id": "thermometre", "label": "Thermomètre dans la pièce"}),
+        );
     let published = climate_coord::publish_kit(&state, &draft).await.unwrap();
     assert!(published.report.is_clean(), "{:?}", published.report);
 
@@ -124,11 +127,9 @@ async fn a_coordinator_edits_the_kit_and_level_and_follows_items_handed_out_by_v
     b.enrol(&url, &codes[1], T0, wait).await.unwrap();
     for device in [&a, &b] {
         eventually("the new kit on the device", || async {
-            device
-                .climate_kit()
-                .await
-                .unwrap()
-                .is_some_and(|k| k.alert.level == AlertLevel::Red && k.kit.as_ref() == on_server.kit.as_ref())
+            device.climate_kit().await.unwrap().is_some_and(|k| {
+                k.alert.level == AlertLevel::Red && k.kit.as_ref() == on_server.kit.as_ref()
+            })
         })
         .await;
     }
@@ -153,9 +154,15 @@ async fn a_coordinator_edits_the_kit_and_level_and_follows_items_handed_out_by_v
     let mut shown = None;
     let deadline = tokio::time::Instant::now() + HANG_GUARD;
     while shown.is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "never: the progress");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never: the progress"
+        );
         let p = climate_coord::progress(&state).await.unwrap();
-        if p.areas.get(&area).and_then(|a| a.items.get(&Handout::Water)) == Some(&3)
+        if p.areas
+            .get(&area)
+            .and_then(|a| a.items.get(&Handout::Water))
+            == Some(&3)
             && p.areas[&area].items.get(&Handout::Leaflet) == Some(&1)
         {
             shown = Some(p);

@@ -109,8 +109,14 @@ mod tests {
         let mut b = a.fork().with_actor(ActorId::from([2u8; 16]));
         assert_eq!(hand_out_on_visit(&mut a, id, Handout::Water, 2).unwrap(), 2);
         assert_eq!(hand_out_on_visit(&mut b, id, Handout::Water, 3).unwrap(), 3);
-        assert_eq!(hand_out_on_visit(&mut b, id, Handout::Water, -1).unwrap(), 2);
-        assert_eq!(hand_out_on_visit(&mut b, id, Handout::Leaflet, 1).unwrap(), 2);
+        assert_eq!(
+            hand_out_on_visit(&mut b, id, Handout::Water, -1).unwrap(),
+            2
+        );
+        assert_eq!(
+            hand_out_on_visit(&mut b, id, Handout::Leaflet, 1).unwrap(),
+            2
+        );
         a.commit();
         b.commit();
         a.merge(&mut b).unwrap();
@@ -120,7 +126,10 @@ mod tests {
             let visit = &field.visits[&id];
             assert_eq!(visit.items[&Handout::Water], 4);
             assert_eq!(visit.items[&Handout::Leaflet], 2);
-            assert!(!visit.items.contains_key(&Handout::Fan), "zero counts are not listed");
+            assert!(
+                !visit.items.contains_key(&Handout::Fan),
+                "zero counts are not listed"
+            );
             assert_eq!(field.handed_out[&Handout::Water], 4);
             assert_eq!(field.handed_out[&Handout::Leaflet], 2);
         }
@@ -157,8 +166,14 @@ mod tests {
         doc.put(&items, Handout::Fan.code(), ScalarValue::Uint(2))
             .unwrap();
         doc.commit();
-        assert_eq!(read_field(&doc).unwrap().visits[&id].items[&Handout::Fan], 2);
+        assert_eq!(
+            read_field(&doc).unwrap().visits[&id].items[&Handout::Fan],
+            2
+        );
         assert_eq!(hand_out_on_visit(&mut doc, id, Handout::Fan, 1).unwrap(), 3);
-        assert_eq!(read_field(&doc).unwrap().visits[&id].items[&Handout::Fan], 3);
+        assert_eq!(
+            read_field(&doc).unwrap().visits[&id].items[&Handout::Fan],
+            3
+        );
     }
 }
