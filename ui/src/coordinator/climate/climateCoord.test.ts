@@ -8,7 +8,7 @@ import { climateCoordBackend, CLIMATE_COORD_COMMANDS as C, type ClimateCoordBack
 import ClimateCoord from './ClimateCoord.svelte';
 import ClimateProgressView from './ClimateProgressView.svelte';
 import KitEditor from './KitEditor.svelte';
-import { addItem, areaRows, editable, issuesAt, moveItem, newId, removeItem, textParagraphs, type ClimateProgress, type KitCheck } from './model';
+import { addItem, areaRows, plural, editable, issuesAt, moveItem, newId, removeItem, textParagraphs, type ClimateProgress, type KitCheck } from './model';
 
 const kit = kitFile as unknown as Kit;
 
@@ -61,6 +61,10 @@ describe('climate coordination model', () => {
       { path: 'sections[10].title', message: 'y' },
     ];
     expect(issuesAt(issues, 'sections[1]').map((i) => i.message)).toEqual(['x']);
+  });
+
+  it('words counts in French', () => {
+    expect([0, 1, 2].map((n) => `${n} ${plural(n, 'visite')}`)).toEqual(['0 visite', '1 visite', '2 visites']);
   });
 
   it('orders arrondissements and adds up the items handed out', () => {

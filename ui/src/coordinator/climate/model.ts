@@ -116,3 +116,8 @@ export function itemsDetail(items: Partial<Record<Handout, number>>): string {
     .map((h) => `${h.label} ${items[h.kind]}`)
     .join(' · ');
 }
+
+/** "1 visite", "0 visite", "3 visites" (French: plural from 2). */
+export function plural(n: number, word: string): string {
+  return n >= 2 ? `${word}s` : word;
+}
