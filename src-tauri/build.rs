@@ -3,6 +3,7 @@
 const COMMANDS: &[&str] = &[
     "enrol",
     "get_team_state",
+    "get_enrolment",
     "list_drafts",
     "save_draft",
     "discard_draft",

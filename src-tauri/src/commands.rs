@@ -11,8 +11,8 @@ use carnet_shared::climate::{KitDocument, Nearby, PlaceKind, Visit};
 use carnet_shared::model::{Encounter, EncounterEdit, Round, SectorCoverage, SectorId};
 
 use crate::device::{
-    AlertRequest, DeviceError, EncounterDraft, EncounterRecord, EnrolmentKind, TeamState,
-    VolunteerState, wait_for_documents,
+    AlertRequest, DeviceError, EncounterDraft, EncounterRecord, EnrolmentKind, EnrolmentView,
+    TeamState, VolunteerState, wait_for_documents,
 };
 use crate::state::{AppState, SyncStatusView, now_millis};
 use crate::{enrol as http, sync};
@@ -21,7 +21,8 @@ type Result<T> = std::result::Result<T, DeviceError>;
 
 /// Trades the code for a token, starts syncing, and waits (bounded) for the documents. The
 /// team's state for a team code; `null` for a climate volunteer's code (the UI then reads
-/// `climate_get_state`).
+/// `climate_get_state`); `enrolmentPending` when the documents have not arrived in time (the
+/// code is spent and the enrolment kept: the UI shows `get_enrolment` as waiting).
 #[tauri::command]
 pub async fn enrol<R: Runtime>(
     app: AppHandle<R>,
@@ -50,6 +51,13 @@ pub async fn enrol<R: Runtime>(
             .ok_or(DeviceError::DocumentsMissing),
         EnrolmentKind::Volunteer => Ok(None),
     }
+}
+
+/// `null` before enrolment. Lets the UI tell "not enrolled" from "enrolled, documents on
+/// their way".
+#[tauri::command]
+pub async fn get_enrolment(state: State<'_, AppState>) -> Result<Option<EnrolmentView>> {
+    Ok(state.device().await.enrolment_view())
 }
 
 #[tauri::command]

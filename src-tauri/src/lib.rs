@@ -21,6 +21,7 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
     tauri::Builder::<R>::new().invoke_handler(tauri::generate_handler![
         commands::enrol,
         commands::get_team_state,
+        commands::get_enrolment,
         commands::list_drafts,
         commands::save_draft,
         commands::discard_draft,
