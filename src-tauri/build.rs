@@ -16,6 +16,7 @@ const COMMANDS: &[&str] = &[
     "list_encounters",
     "raise_alert",
     "get_sync_status",
+    "reconnect_now",
     "climate_get_state",
     "climate_get_kit",
     "climate_nearest_places",

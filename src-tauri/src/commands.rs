@@ -162,6 +162,16 @@ pub async fn raise_alert(state: State<'_, AppState>, alert: AlertRequest) -> Res
     Ok(())
 }
 
+/// Asks the sync client to reconnect now rather than after its backoff (the "réessayer"
+/// button while enrolment waits for its documents). Nothing to do before enrolment.
+#[tauri::command]
+pub async fn reconnect_now(state: State<'_, AppState>) -> Result<()> {
+    if let Some(client) = state.device().await.client() {
+        client.reconnect_now();
+    }
+    Ok(())
+}
+
 #[tauri::command]
 pub async fn get_sync_status(state: State<'_, AppState>) -> Result<SyncStatusView> {
     Ok(state.sync()?.clone())

@@ -34,6 +34,7 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
         commands::list_encounters,
         commands::raise_alert,
         commands::get_sync_status,
+        commands::reconnect_now,
         commands::climate_get_state,
         commands::climate_get_kit,
         commands::climate_nearest_places,

@@ -162,6 +162,8 @@ export interface Backend {
   listEncounters(): Promise<EncounterRecord[]>;
   /** `raise_alert`: sets the alert flags on the encounter/draft and syncs it first. */
   raiseAlert(alert: AlertRequest): Promise<void>;
+  /** `reconnect_now`: the sync client tries the server now instead of after its backoff. */
+  reconnectNow(): Promise<void>;
   /** `get_sync_status`. */
   getSyncStatus(): Promise<SyncStatus>;
   /** Event `sync-status`, payload `SyncStatus`. */
@@ -187,6 +189,7 @@ export const COMMANDS = {
   listEncounters: 'list_encounters',
   raiseAlert: 'raise_alert',
   getSyncStatus: 'get_sync_status',
+  reconnectNow: 'reconnect_now',
 } as const;
 
 export const EVENTS = { syncStatus: 'sync-status', teamChanged: 'team-changed' } as const;

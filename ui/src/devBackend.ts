@@ -374,6 +374,7 @@ export function devBackend(opts: DevOptions = {}): DevBackend {
         changed();
       }),
     getSyncStatus: () => run(() => ({ ...sync, pending: pending() })),
+    reconnectNow: () => run(() => syncNow()),
     onSyncStatus: async (handler) => {
       syncListeners.add(handler);
       return () => syncListeners.delete(handler);

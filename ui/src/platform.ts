@@ -47,6 +47,7 @@ export function tauriBackend(): Backend {
     markSectorCovered: (sectorId, zeroFound) => call(COMMANDS.markSectorCovered, { sectorId, zeroFound }),
     listEncounters: () => call(COMMANDS.listEncounters),
     raiseAlert: (alert) => call(COMMANDS.raiseAlert, { alert }),
+    reconnectNow: () => call(COMMANDS.reconnectNow),
     getSyncStatus: () => call(COMMANDS.getSyncStatus),
     onSyncStatus: async (handler) => {
       try {

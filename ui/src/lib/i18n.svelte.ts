@@ -58,6 +58,8 @@ const D: Dict = {
     'Cet appareil est inscrit pour le groupe « {name} » sur {server}. Le kit et le carnet de visites ne sont pas encore arrivés : ils arriveront dès que le serveur répondra. Inutile de ressaisir le code, il a déjà servi.',
     'This device is enrolled for the group “{name}” on {server}. The kit and the visit log have not arrived yet: they will as soon as the server answers. No need to type the code again, it has been used.',
   ],
+  'enrol.pendingWait': ['En attente du serveur…', 'Waiting for the server…'],
+  'enrol.retryNow': ['Réessayer maintenant', 'Try again now'],
   'enrol.otherCode': ['Utiliser un autre code', 'Use another code'],
   // Home
   'home.sector': ['Secteur :', 'Sector:'],

@@ -34,7 +34,10 @@ describe('enrolment whose documents are late', () => {
     expect(state.pendingEnrolment).toBeNull();
   });
 
-  it('the waiting screen names the team and the server, and offers another code', async () => {
+  it('the waiting screen names the team and the server, retries now, and offers another code', async () => {
+    const b = devBackend();
+    app.backend = b;
+    const retry = vi.spyOn(b, 'reconnectNow');
     const onothercode = vi.fn();
     render(EnrolmentPending, {
       enrolment: { kind: 'team', name: 'Équipe 7', serverUrl: 'https://carnet.paris.fr' },
@@ -42,6 +45,8 @@ describe('enrolment whose documents are late', () => {
     });
     expect(screen.getByRole('heading').textContent).toBe('Inscription enregistrée');
     expect(document.body.textContent).toContain('« Équipe 7 » sur carnet.paris.fr');
+    await fireEvent.click(screen.getByRole('button', { name: 'Réessayer maintenant' }));
+    expect(retry).toHaveBeenCalledOnce();
     await fireEvent.click(screen.getByRole('button', { name: 'Utiliser un autre code' }));
     expect(onothercode).toHaveBeenCalledOnce();
   });
