@@ -3,6 +3,7 @@
 const COMMANDS: &[&str] = &[
     "enrol",
     "get_team_state",
+    "get_enrolment",
     "list_drafts",
     "save_draft",
     "discard_draft",
@@ -15,6 +16,7 @@ const COMMANDS: &[&str] = &[
     "list_encounters",
     "raise_alert",
     "get_sync_status",
+    "reconnect_now",
     "climate_get_state",
     "climate_get_kit",
     "climate_nearest_places",

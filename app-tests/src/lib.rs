@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod flow;
+pub mod gate;
 pub mod process;
 pub mod server;
 

@@ -431,3 +431,50 @@ async fn bad_enrolment_input_shows_a_french_error_and_saves_nothing() {
     assert_eq!(status, 201, "{body}");
     server.stop().unwrap();
 }
+
+/// Regression (issue 3's known bug): the code was spent but the documents did not come within
+/// the enrolment's wait, and the app said "server unreachable"; retrying said "code already
+/// used" and the team appeared only after a relaunch. Now: a waiting screen, then the team as
+/// soon as the documents arrive, in the same app session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrolment_whose_documents_are_late_waits_then_shows_the_team_without_relaunch() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path(), 0).await.unwrap();
+    let night = server.night("Équipe 9", 1).await.unwrap();
+    // Enrolment (HTTP) gets through; the sync WebSocket does not, until opened.
+    let gate = carnet_app_tests::gate::Gate::start(server.addr, false)
+        .await
+        .unwrap();
+
+    let phone = tempfile::tempdir().unwrap();
+    let driver = Driver::start(phone.path()).await.unwrap();
+    let app = driver.launch().await.unwrap();
+    flow::submit_enrolment(&app, &gate.url(), &night.codes[0])
+        .await
+        .unwrap();
+    // After the enrolment's bounded wait (20 s), the waiting screen, not an error.
+    app.wait_text("section.pending h1", "waiting screen", |t| {
+        t == "Inscription enregistrée"
+    })
+    .await
+    .unwrap();
+    let text = app.wait_css("section.pending").await.unwrap();
+    assert!(text.text().await.unwrap().contains("« Équipe 9 »"));
+    app.wait_gone("form.enrol .error").await.unwrap();
+    app.screenshot("00b-enrolment-waiting").await.unwrap();
+    assert_eq!(
+        enrolment_rows(&driver.database()),
+        1,
+        "the enrolment is kept"
+    );
+
+    gate.open_sync();
+    app.click_button("Réessayer maintenant").await.unwrap();
+    wait_home(&app).await.unwrap();
+    app.wait_text(".brand .small", "team name", |t| t == "Équipe 9")
+        .await
+        .unwrap();
+    app.close().await.unwrap();
+    driver.stop().unwrap();
+    server.stop().unwrap();
+}

@@ -11,8 +11,8 @@ use carnet_shared::climate::{Field, KitDocument, Nearby, PlaceKind, Visit};
 use carnet_shared::model::{Encounter, EncounterEdit, Round, SectorCoverage, SectorId};
 
 use crate::device::{
-    AlertRequest, DeviceError, EncounterDraft, EncounterRecord, EnrolmentKind, TeamState,
-    VolunteerState, wait_for_documents,
+    AlertRequest, DeviceError, EncounterDraft, EncounterRecord, EnrolmentKind, EnrolmentView,
+    TeamState, VolunteerState, wait_for_documents,
 };
 use crate::state::{AppState, SyncStatusView, now_millis};
 use crate::{enrol as http, sync};
@@ -21,7 +21,8 @@ type Result<T> = std::result::Result<T, DeviceError>;
 
 /// Trades the code for a token, starts syncing, and waits (bounded) for the documents. The
 /// team's state for a team code; `null` for a climate volunteer's code (the UI then reads
-/// `climate_get_state`).
+/// `climate_get_state`); `enrolmentPending` when the documents have not arrived in time (the
+/// code is spent and the enrolment kept: the UI shows `get_enrolment` as waiting).
 #[tauri::command]
 pub async fn enrol<R: Runtime>(
     app: AppHandle<R>,
@@ -50,6 +51,13 @@ pub async fn enrol<R: Runtime>(
             .ok_or(DeviceError::DocumentsMissing),
         EnrolmentKind::Volunteer => Ok(None),
     }
+}
+
+/// `null` before enrolment. Lets the UI tell "not enrolled" from "enrolled, documents on
+/// their way".
+#[tauri::command]
+pub async fn get_enrolment(state: State<'_, AppState>) -> Result<Option<EnrolmentView>> {
+    Ok(state.device().await.enrolment_view())
 }
 
 #[tauri::command]
@@ -149,6 +157,16 @@ pub async fn raise_alert(state: State<'_, AppState>, alert: AlertRequest) -> Res
     let device = state.device().await;
     device.raise_alert(&alert, now_millis()).await?;
     if let Some(client) = device.client() {
+        client.reconnect_now();
+    }
+    Ok(())
+}
+
+/// Asks the sync client to reconnect now rather than after its backoff (the "réessayer"
+/// button while enrolment waits for its documents). Nothing to do before enrolment.
+#[tauri::command]
+pub async fn reconnect_now(state: State<'_, AppState>) -> Result<()> {
+    if let Some(client) = state.device().await.client() {
         client.reconnect_now();
     }
     Ok(())

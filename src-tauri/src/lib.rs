@@ -22,6 +22,7 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
     tauri::Builder::<R>::new().invoke_handler(tauri::generate_handler![
         commands::enrol,
         commands::get_team_state,
+        commands::get_enrolment,
         commands::list_drafts,
         commands::save_draft,
         commands::discard_draft,
@@ -34,6 +35,7 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
         commands::list_encounters,
         commands::raise_alert,
         commands::get_sync_status,
+        commands::reconnect_now,
         commands::climate_get_state,
         commands::climate_get_kit,
         commands::climate_nearest_places,

@@ -33,6 +33,8 @@ export const BACKEND_ERROR_CODES = [
   'serverUnreachable',
   'invalidEnrolmentCode',
   'enrolmentCodeUsed',
+  /** Enrolled (code spent) but the documents have not arrived yet: show the waiting state. */
+  'enrolmentPending',
   'invalidInput',
   'invalidEncounter',
   'notFound',
@@ -115,6 +117,14 @@ export interface AlertRequest {
   calledNumber: EmergencyNumber | null;
 }
 
+/** `get_enrolment`: what the device was enrolled as (never its token). */
+export interface EnrolmentView {
+  kind: 'team' | 'volunteer';
+  /** The team's or the volunteer group's name. */
+  name: string;
+  serverUrl: string;
+}
+
 export type Unlisten = () => void;
 
 export interface Backend {
@@ -125,6 +135,11 @@ export interface Backend {
   enrol(serverUrl: string, code: string): Promise<TeamState | null>;
   /** `get_team_state`: `null` when the device is not enrolled yet. */
   getTeamState(): Promise<TeamState | null>;
+  /**
+   * `get_enrolment`: `null` before enrolment. Enrolled with no team state (nor volunteer state)
+   * means the documents are still on their way from the server.
+   */
+  getEnrolment(): Promise<EnrolmentView | null>;
   /** `list_drafts`: drafts left open (e.g. the app was killed mid-form). */
   listDrafts(): Promise<EncounterDraft[]>;
   /** `save_draft`: stores the whole draft on the device (upsert by id). */
@@ -147,6 +162,8 @@ export interface Backend {
   listEncounters(): Promise<EncounterRecord[]>;
   /** `raise_alert`: sets the alert flags on the encounter/draft and syncs it first. */
   raiseAlert(alert: AlertRequest): Promise<void>;
+  /** `reconnect_now`: the sync client tries the server now instead of after its backoff. */
+  reconnectNow(): Promise<void>;
   /** `get_sync_status`. */
   getSyncStatus(): Promise<SyncStatus>;
   /** Event `sync-status`, payload `SyncStatus`. */
@@ -159,6 +176,7 @@ export interface Backend {
 export const COMMANDS = {
   enrol: 'enrol',
   getTeamState: 'get_team_state',
+  getEnrolment: 'get_enrolment',
   listDrafts: 'list_drafts',
   saveDraft: 'save_draft',
   discardDraft: 'discard_draft',
@@ -171,6 +189,7 @@ export const COMMANDS = {
   listEncounters: 'list_encounters',
   raiseAlert: 'raise_alert',
   getSyncStatus: 'get_sync_status',
+  reconnectNow: 'reconnect_now',
 } as const;
 
 export const EVENTS = { syncStatus: 'sync-status', teamChanged: 'team-changed' } as const;

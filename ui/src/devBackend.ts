@@ -69,6 +69,8 @@ export function devBackend(opts: DevOptions = {}): DevBackend {
   const id = () => uuidV7(now(), random(10));
   const device = 'dev-device';
   let state: TeamState | null = null;
+  /** Enrolled with `WAIT-0000`: the documents arrive at the next `syncNow()`. */
+  let pendingUrl: string | null = null;
   const drafts = new Map<Uuid, EncounterDraft>();
   const acknowledged = new Set<string>();
   let pendingOther = 0;
@@ -211,6 +213,11 @@ export function devBackend(opts: DevOptions = {}): DevBackend {
   if (opts.seed) seed();
 
   function syncNow(): void {
+    if (!state && pendingUrl) {
+      state = enrolState(pendingUrl);
+      pendingUrl = null;
+      changed();
+    }
     if (!state) return;
     for (const k of Object.keys(state.team.encounters)) acknowledged.add(k);
     pendingOther = 0;
@@ -241,12 +248,25 @@ export function devBackend(opts: DevOptions = {}): DevBackend {
         const c = code.trim().toUpperCase();
         if (c === 'USED-0000') throw fail('enrolmentCodeUsed', 'code already used');
         if (c === 'DOWN-0000') throw fail('serverUnreachable', 'connection refused');
+        if (c === 'WAIT-0000') {
+          // Enrolled, documents not arrived: they come with the next `syncNow()`.
+          pendingUrl = url.toString();
+          throw fail('enrolmentPending', 'documents have not arrived yet');
+        }
         if (!/^[A-Z0-9]{4}-?[A-Z0-9]{4}$/.test(c)) throw fail('invalidEnrolmentCode', 'unknown code');
         state = enrolState(url.toString());
         changed();
         return state;
       }),
     getTeamState: () => run(() => state),
+    getEnrolment: () =>
+      run(() =>
+        state
+          ? { kind: 'team' as const, name: state.team.name, serverUrl: state.serverUrl }
+          : pendingUrl
+            ? { kind: 'team' as const, name: 'Équipe 42', serverUrl: pendingUrl }
+            : null,
+      ),
     listDrafts: () => run(() => [...drafts.values()]),
     saveDraft: (draft) =>
       run(() => {
@@ -354,6 +374,7 @@ export function devBackend(opts: DevOptions = {}): DevBackend {
         changed();
       }),
     getSyncStatus: () => run(() => ({ ...sync, pending: pending() })),
+    reconnectNow: () => run(() => syncNow()),
     onSyncStatus: async (handler) => {
       syncListeners.add(handler);
       return () => syncListeners.delete(handler);

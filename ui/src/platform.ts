@@ -35,6 +35,7 @@ export function tauriBackend(): Backend {
   return {
     enrol: (serverUrl, code) => call(COMMANDS.enrol, { serverUrl, code }),
     getTeamState: () => call(COMMANDS.getTeamState),
+    getEnrolment: () => call(COMMANDS.getEnrolment),
     listDrafts: () => call(COMMANDS.listDrafts),
     saveDraft: (draft) => call(COMMANDS.saveDraft, { draft }),
     discardDraft: (id) => call(COMMANDS.discardDraft, { id }),
@@ -46,6 +47,7 @@ export function tauriBackend(): Backend {
     markSectorCovered: (sectorId, zeroFound) => call(COMMANDS.markSectorCovered, { sectorId, zeroFound }),
     listEncounters: () => call(COMMANDS.listEncounters),
     raiseAlert: (alert) => call(COMMANDS.raiseAlert, { alert }),
+    reconnectNow: () => call(COMMANDS.reconnectNow),
     getSyncStatus: () => call(COMMANDS.getSyncStatus),
     onSyncStatus: async (handler) => {
       try {

@@ -19,6 +19,7 @@ pub enum ErrorCode {
     ServerUnreachable,
     InvalidEnrolmentCode,
     EnrolmentCodeUsed,
+    EnrolmentPending,
     InvalidInput,
     InvalidEncounter,
     NotFound,
@@ -40,6 +41,11 @@ pub enum DeviceError {
     /// Enrolled, but the team or night document has not arrived from the server (yet).
     #[error("the team documents have not arrived from the server")]
     DocumentsMissing,
+    /// Enrolment is saved (the code is spent, the sync client keeps trying) but its documents
+    /// did not arrive in the time the enrolment screen waits. Not a failure to retry: the UI
+    /// shows the waiting state until they arrive.
+    #[error("enrolled; the documents have not arrived from the server yet")]
+    EnrolmentPending,
     #[error("unknown enrolment code")]
     InvalidEnrolmentCode,
     #[error("enrolment code already used")]
@@ -78,6 +84,7 @@ impl DeviceError {
             Self::ServerUnreachable | Self::DocumentsMissing => ErrorCode::ServerUnreachable,
             Self::InvalidEnrolmentCode => ErrorCode::InvalidEnrolmentCode,
             Self::EnrolmentCodeUsed => ErrorCode::EnrolmentCodeUsed,
+            Self::EnrolmentPending => ErrorCode::EnrolmentPending,
             Self::InvalidInput(_) => ErrorCode::InvalidInput,
             Self::InvalidEncounter(_) => ErrorCode::InvalidEncounter,
             Self::NotFound(_) => ErrorCode::NotFound,

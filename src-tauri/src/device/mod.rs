@@ -43,7 +43,7 @@ pub use draft::EncounterDraft;
 pub use error::{DeviceError, ErrorCode};
 pub use types::{
     AlertKind, AlertRequest, EmergencyNumber, EncounterRecord, Enrolment, EnrolmentKind,
-    RecordSyncState, TeamState,
+    EnrolmentView, RecordSyncState, TeamState,
 };
 
 use appdb::AppDb;
@@ -114,6 +114,15 @@ impl Device {
         self.enrolment.as_ref()
     }
 
+    /// The enrolment without its token, for the UI.
+    pub fn enrolment_view(&self) -> Option<EnrolmentView> {
+        self.enrolment.as_ref().map(|e| EnrolmentView {
+            kind: e.kind,
+            name: e.name.clone(),
+            server_url: e.server_url.clone(),
+        })
+    }
+
     /// The running sync client (enrolled devices only).
     pub fn client(&self) -> Option<&ClientHandle> {
         self.client.as_ref()
@@ -133,8 +142,8 @@ impl Device {
 
     /// Enrolment as the UI does it: trades `code` for a token at `server_url` (a team's or a
     /// volunteer group's code), keeps it, starts the sync client, then waits (at most `wait`)
-    /// for both documents to arrive. Fails with `serverUnreachable` if they did not; the
-    /// client keeps trying in the background. The team's state for a team device, `None` for
+    /// for both documents to arrive. Fails with `enrolmentPending` if they did not: the
+    /// enrolment is kept and the client keeps trying in the background. The team's state for a team device, `None` for
     /// a volunteer (see [`Device::volunteer_state`]).
     pub async fn enrol(
         &mut self,
@@ -563,7 +572,7 @@ impl Device {
 }
 
 /// Waits until every document of `docs` holds content (it arrived from the server), at most
-/// `wait`.
+/// `wait`; then `EnrolmentPending` (the enrolment stays, the client keeps trying).
 pub async fn wait_for_documents(
     client: &ClientHandle,
     docs: &[DocumentId],
@@ -586,7 +595,7 @@ pub async fn wait_for_documents(
     };
     tokio::time::timeout(wait, arrived)
         .await
-        .map_err(|_| DeviceError::DocumentsMissing)
+        .map_err(|_| DeviceError::EnrolmentPending)
 }
 
 impl Drop for Device {

@@ -414,8 +414,12 @@ async fn documents_that_never_arrive_are_a_clear_error() {
     let err = wait_for_documents(&client, &[NIGHT, TEAM], Duration::from_millis(300))
         .await
         .unwrap_err();
-    assert!(matches!(err, DeviceError::DocumentsMissing), "{err:?}");
-    assert_eq!(err.code(), ErrorCode::ServerUnreachable);
+    assert!(matches!(err, DeviceError::EnrolmentPending), "{err:?}");
+    assert_eq!(err.code(), ErrorCode::EnrolmentPending);
+    // The enrolment is kept: the UI shows it as waiting, not the enrolment form.
+    let view = d.enrolment_view().unwrap();
+    assert_eq!(view.kind, EnrolmentKind::Team);
+    assert_eq!(view.name, enrolment().name);
     // Once the sync client runs, documents only come through it.
     assert_eq!(
         d.store_document(TEAM, vec![1, 2, 3])

@@ -88,6 +88,17 @@ impl EnrolmentKind {
     }
 }
 
+/// What the UI may know of an enrolment (`EnrolmentView` in `ui/src/backend.ts`): never the
+/// token. Shown while the device waits for its documents after enrolling.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrolmentView {
+    pub kind: EnrolmentKind,
+    /// The team's or the volunteer group's name.
+    pub name: String,
+    pub server_url: String,
+}
+
 /// What enrolment gave this device. The token never leaves Rust.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Enrolment {

@@ -1,6 +1,6 @@
 // The app's shared state: the backend, the team as last read, sync status, encounters and drafts.
 // Screens read it and call the backend through it; `team-changed` and `sync-status` keep it fresh.
-import type { Backend, BackendError, EncounterDraft, EncounterRecord, SyncStatus, TeamState } from '../backend';
+import type { Backend, BackendError, EncounterDraft, EncounterRecord, EnrolmentView, SyncStatus, TeamState } from '../backend';
 import { toBackendError } from '../backend';
 import type { ClimateBackend } from '../climate/backend';
 import type { VolunteerState } from '../climate/model';
@@ -13,6 +13,11 @@ export class AppState {
   /** The climate commands (inside the app only) and the volunteer's state, when enrolled as one. */
   climate = $state<ClimateBackend | null>(null);
   volunteer = $state<VolunteerState | null>(null);
+  /**
+   * The enrolment while its documents are on their way (code spent, team or kit not arrived):
+   * the app shows it as waiting instead of offering the enrolment form again. `null` otherwise.
+   */
+  pendingEnrolment = $state<EnrolmentView | null>(null);
   sync = $state<SyncStatus>({ phase: 'idle', pending: 0, lastSyncAt: null, error: null });
   records = $state<EncounterRecord[]>([]);
   drafts = $state<EncounterDraft[]>([]);
@@ -44,6 +49,8 @@ export class AppState {
       // Acknowledgements change no document (no `team-changed`) but do change which records
       // are "on the server": re-read when the pending count moves.
       if (this.team && s.pending !== before) void this.refresh();
+      // Waiting for the documents: every status change may be their arrival.
+      else if (this.pendingEnrolment) void this.refresh();
     });
     await backend.onTeamChanged(() => void this.refresh());
     await this.refresh();
@@ -56,6 +63,7 @@ export class AppState {
     try {
       this.team = await b.getTeamState();
       this.volunteer = !this.team && this.climate ? await this.climate.getState() : null;
+      this.pendingEnrolment = !this.team && !this.volunteer ? await b.getEnrolment() : null;
       this.sync = await b.getSyncStatus();
       if (this.team) {
         this.records = await b.listEncounters();

@@ -49,6 +49,18 @@ const D: Dict = {
   'enrol.qrBad': ['Ce QR code n’est pas un code Carnet.', 'This QR code is not a Carnet code.'],
   'enrol.submit': ['Rejoindre', 'Join'],
   'enrol.busy': ['Connexion…', 'Connecting…'],
+  'enrol.pendingTitle': ['Inscription enregistrée', 'Enrolment saved'],
+  'enrol.pendingTeam': [
+    'Cet appareil est inscrit pour « {name} » sur {server}. Les documents de l’équipe ne sont pas encore arrivés : ils arriveront dès que le serveur répondra. Inutile de ressaisir le code, il a déjà servi.',
+    'This device is enrolled for “{name}” on {server}. The team’s documents have not arrived yet: they will as soon as the server answers. No need to type the code again, it has been used.',
+  ],
+  'enrol.pendingVolunteer': [
+    'Cet appareil est inscrit pour le groupe « {name} » sur {server}. Le kit et le carnet de visites ne sont pas encore arrivés : ils arriveront dès que le serveur répondra. Inutile de ressaisir le code, il a déjà servi.',
+    'This device is enrolled for the group “{name}” on {server}. The kit and the visit log have not arrived yet: they will as soon as the server answers. No need to type the code again, it has been used.',
+  ],
+  'enrol.pendingWait': ['En attente du serveur…', 'Waiting for the server…'],
+  'enrol.retryNow': ['Réessayer maintenant', 'Try again now'],
+  'enrol.otherCode': ['Utiliser un autre code', 'Use another code'],
   // Home
   'home.sector': ['Secteur :', 'Sector:'],
   'home.noSector': ['Aucun secteur attribué', 'No sector assigned'],
@@ -161,6 +173,7 @@ const D: Dict = {
   'error.invalidServerUrl': ['L’adresse du serveur n’est pas valide (ex. https://carnet.paris.fr).', 'The server address is not valid (e.g. https://carnet.paris.fr).'],
   'error.serverUnreachable': ['Le serveur ne répond pas. Vérifiez la connexion et réessayez.', 'The server does not answer. Check the connection and try again.'],
   'error.invalidEnrolmentCode': ['Ce code n’existe pas. Vérifiez-le avec la coordination.', 'This code does not exist. Check it with the coordinators.'],
+  'error.enrolmentPending': ['Inscription enregistrée ; les documents arrivent dès que le serveur répond.', 'Enrolment saved; the documents arrive as soon as the server answers.'],
   'error.enrolmentCodeUsed': ['Ce code a déjà servi. Demandez-en un nouveau à la coordination.', 'This code has already been used. Ask the coordinators for a new one.'],
   'error.invalidInput': ['Une donnée saisie n’est pas valide.', 'Something entered is not valid.'],
   'error.invalidEncounter': ['La rencontre est incomplète ou incohérente.', 'The encounter is incomplete or inconsistent.'],
