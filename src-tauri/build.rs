@@ -28,6 +28,11 @@ const COMMANDS: &[&str] = &[
     "coord_consolidation",
     "coord_duplicates",
     "coord_decide_duplicate",
+    "coord_export",
+    "coord_cancel_export",
+    "coord_conflicts",
+    "coord_resolve_conflict",
+    "coord_purge_field_data",
 ];
 
 fn main() {

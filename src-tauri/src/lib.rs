@@ -46,6 +46,11 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
         coordinator::coord_consolidation,
         coordinator::coord_duplicates,
         coordinator::coord_decide_duplicate,
+        coordinator::exports::coord_export,
+        coordinator::exports::coord_cancel_export,
+        coordinator::review::coord_conflicts,
+        coordinator::review::coord_resolve_conflict,
+        coordinator::review::coord_purge_field_data,
     ])
 }
 
