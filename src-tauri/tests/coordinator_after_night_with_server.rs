@@ -257,6 +257,7 @@ async fn a_coordinator_exports_decides_a_conflict_and_purges_through_the_server(
     // The purge: the signs leave the server's documents; the figures stay.
     let report = state.purge_field_data().await.unwrap();
     assert_eq!((report.documents, report.purged), (1, 1));
+    assert!(report.unreadable.is_empty());
     assert_eq!(state.purge_field_data().await.unwrap().purged, 0);
     assert_eq!(state.consolidation().await.unwrap(), figures);
     let stored = server.open_store().unwrap().load_automerge(&team).unwrap();

@@ -238,6 +238,70 @@ async fn simulated_night_through_the_real_server_consolidates_to_the_ground_trut
             );
         }
     }
+
+    // Retention through the running server: every readable team document purged, the team
+    // with a newer schema listed (left unchanged), the figures unchanged.
+    let before = server
+        .api(
+            "GET",
+            &format!("/api/nights/{n}/consolidation"),
+            token,
+            None,
+        )
+        .await
+        .unwrap()
+        .1;
+    let asked = std::time::Instant::now();
+    let (status, purge) = server
+        .api(
+            "POST",
+            &format!("/api/nights/{n}/purge-field-data"),
+            token,
+            None,
+        )
+        .await
+        .unwrap();
+    println!(
+        "purge of {} team documents answered in {:?}",
+        night.teams.len(),
+        asked.elapsed()
+    );
+    assert_eq!(status, StatusCode::OK, "{purge}");
+    assert_eq!(purge["documents"].as_u64(), Some(night.teams.len() as u64));
+    assert!(purge["purged"].as_u64().unwrap() >= t.encounters, "{purge}");
+    let unreadable = purge["unreadable"].as_array().unwrap();
+    assert_eq!(unreadable.len(), 1, "{purge}");
+    assert_eq!(
+        unreadable[0]["team_id"],
+        night.teams.last().unwrap().team_id
+    );
+    let after = server
+        .api(
+            "GET",
+            &format!("/api/nights/{n}/consolidation"),
+            token,
+            None,
+        )
+        .await
+        .unwrap()
+        .1;
+    let without_time = |mut v: Value| {
+        if let Value::Object(m) = &mut v {
+            m.remove("generatedAt");
+        }
+        v
+    };
+    assert_eq!(without_time(after), without_time(before));
+    let (_, again) = server
+        .api(
+            "POST",
+            &format!("/api/nights/{n}/purge-field-data"),
+            token,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again["purged"], 0, "{again}");
 }
 
 /// Data rows of a CSV body (header left out).

@@ -26,12 +26,20 @@ pub struct ConflictView {
 }
 
 /// What `POST …/purge-field-data` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurgeReport {
     /// Team documents of the night.
     pub documents: usize,
     /// Encounters whose distinctive signs this call removed.
     pub purged: usize,
+    /// Team documents the server could not read (a newer app's schema): left unchanged.
+    pub unreadable: Vec<UnreadableTeam>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadableTeam {
+    pub team_id: Uuid,
+    pub name: String,
 }
 
 impl CoordinatorState {
@@ -59,6 +67,7 @@ impl CoordinatorState {
         tracing::info!(
             documents = report.documents,
             purged = report.purged,
+            unreadable = report.unreadable.len(),
             "field data purged"
         );
         Ok(report)

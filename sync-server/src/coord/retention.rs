@@ -6,7 +6,9 @@
 //! is durable before the answer, pushed at once to the devices that have the document open,
 //! and reaches the others at their next sync. The team documents are edited concurrently, so
 //! the actor commits them in batches; if one fails, the answer is an error and the purges
-//! already stored stay (the purge is idempotent: calling again finishes the work).
+//! already stored stay (the purge is idempotent: calling again finishes the work). A team
+//! document this server cannot read (a newer app's schema, no team header) is left unchanged
+//! and listed in `unreadable`, never silently skipped.
 //!
 //! Automerge keeps deleted values in its change history: the text leaves the documents'
 //! current state (readers, exports, reports), not the history.
@@ -20,11 +22,13 @@ use axum::{Json, Router};
 use carnet_shared::doc;
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::{authorised_night, db, edit, sync_failed};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::sync::SyncError;
 
 /// What a purge did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +37,15 @@ pub struct PurgeReport {
     pub documents: usize,
     /// Encounters whose distinctive signs were removed by this call.
     pub purged: usize,
+    /// Team documents left unchanged because their content could not be read as a team
+    /// document of this version (e.g. a newer app's schema); their signs are still there.
+    pub unreadable: Vec<UnreadableTeam>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadableTeam {
+    pub team_id: Uuid,
+    pub name: String,
 }
 
 pub(super) fn routes() -> Router<AppState> {
@@ -65,17 +78,28 @@ async fn purge_field_data(
             }),
         )
     });
-    for result in join_all(edits).await {
-        result.map_err(sync_failed)?;
+    let mut unreadable = Vec::new();
+    for (team, result) in teams.iter().zip(join_all(edits).await) {
+        match result {
+            Ok(()) => {}
+            // The document's content was refused by the shared model: nothing was changed.
+            Err(SyncError::Edit(_)) => unreadable.push(UnreadableTeam {
+                team_id: team.id,
+                name: team.name.clone(),
+            }),
+            Err(error) => return Err(sync_failed(error)),
+        }
     }
     let report = PurgeReport {
         documents: teams.len(),
         purged: purged.load(Ordering::Relaxed),
+        unreadable,
     };
     tracing::info!(
         night_id = %night_id,
         documents = report.documents,
         purged = report.purged,
+        unreadable = report.unreadable.len(),
         "field data purged"
     );
     Ok(Json(report))

@@ -155,7 +155,7 @@ describe('coordinator after the night', () => {
       [C.session]: () => session,
       [C.progress]: () => progressAnswer,
       [C.progressMap]: () => '<svg/>',
-      [C.purgeFieldData]: () => ({ documents: 3, purged: 5 }),
+      [C.purgeFieldData]: () => ({ documents: 3, purged: 5, unreadable: [{ team_id: 't9', name: 'Équipe 9' }] }),
     });
     render(Coordinator, { props: { backend, onleave: () => {} } });
     await fireEvent.click(await screen.findByRole('button', { name: 'Effacement' }));
@@ -168,6 +168,7 @@ describe('coordinator after the night', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Effacer les signes distinctifs…' }));
     await fireEvent.click(screen.getByRole('button', { name: 'Oui, effacer' }));
     expect((await screen.findByTestId('purge-report')).textContent).toContain('effacés de 5 rencontres (3 équipes)');
+    expect(screen.getByTestId('purge-unreadable').textContent).toContain('Équipe 9');
     expect(calls.filter(([c]) => c === C.purgeFieldData).length).toBe(1);
   });
 });

@@ -233,6 +233,8 @@ export interface ConflictResolution {
 export interface PurgeReport {
   documents: number;
   purged: number;
+  /** Team documents the server could not read (a newer app's schema): left unchanged. */
+  unreadable: { team_id: string; name: string }[];
 }
 
 export type Unlisten = () => void;
