@@ -37,6 +37,11 @@ const COMMANDS: &[&str] = &[
     "coord_climate_publish_kit",
     "coord_climate_set_level",
     "coord_climate_progress",
+    "coord_export",
+    "coord_cancel_export",
+    "coord_conflicts",
+    "coord_resolve_conflict",
+    "coord_purge_field_data",
 ];
 
 fn main() {

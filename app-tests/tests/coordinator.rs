@@ -3,7 +3,10 @@
 //! a coordinator token) is set up through the admin API; the app signs in as coordinator; team
 //! devices (`carnet_tests::Device`, the client-role sync engine over the real WebSocket) record
 //! encounters and report their sector covered; the app's progress table follows on its own
-//! refresh; totals and a duplicate confirmed from the app reach the server's figures.
+//! refresh; totals and a duplicate confirmed from the app reach the server's figures; after the
+//! night, a conflict (two phones of one team changed the same field offline) is decided in the
+//! app, the encounters CSV is exported from the app and its rows checked against what the teams
+//! synced, and the distinctive signs are purged after the app's confirmation.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Instant;
@@ -12,11 +15,12 @@ use carnet_app_tests::server::{ADMIN_TOKEN, ServerProcess};
 use carnet_app_tests::{App, Driver};
 use carnet_shared::doc;
 use carnet_shared::ids::DocumentId;
-use carnet_shared::model::{CoverageStatus, Position, SectorCoverage, SectorId};
+use carnet_shared::model::{CoverageStatus, EncounterEdit, Position, SectorCoverage, SectorId};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 const T0: i64 = 1_769_119_200_000; // 2026-01-22 22:00 UTC
+const SIGNS: &str = "anorak orange, chien beige";
 
 fn square(lon: f64, lat: f64) -> Value {
     json!({"type":"Polygon","coordinates":[[
@@ -71,15 +75,27 @@ impl TeamPhone {
         }
     }
 
-    /// One man alone, asleep, at `position`.
-    async fn record(&mut self, minute: i64, lat: f64, lon: f64) {
+    /// One man alone, asleep, at `position`; returns the encounter's id.
+    async fn record(&mut self, minute: i64, lat: f64, lon: f64) -> uuid::Uuid {
+        self.record_with_signs(minute, lat, lon, None).await
+    }
+
+    async fn record_with_signs(
+        &mut self,
+        minute: i64,
+        lat: f64,
+        lon: f64,
+        signs: Option<&str>,
+    ) -> uuid::Uuid {
         let at = T0 + minute * 60_000;
         let mut e = carnet_tests::encounter(&self.peer_id, 1, at);
         e.position = Some(Position { lat, lon });
+        e.distinctive_signs = signs.map(str::to_owned);
         self.device
             .edit(self.doc, |d| doc::record_encounter(d, &e, at))
             .await
             .unwrap();
+        e.id
     }
 
     async fn covered(&mut self, sector: &str, minute: i64) {
@@ -121,7 +137,7 @@ async fn the_coordinator_screen_follows_a_team_that_syncs_and_its_duplicate_deci
  {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(dir.path(), 0).await.unwrap();
-    let night = server.night("Équipe Halles", 1).await.unwrap();
+    let night = server.night("Équipe Halles", 2).await.unwrap();
     let base = format!("/api/nights/{}", night.night_id);
     let second = api_ok(
         &server,
@@ -189,8 +205,10 @@ async fn the_coordinator_screen_follows_a_team_that_syncs_and_its_duplicate_deci
 
     // Team 1 meets two people in Les Halles and reports the sector covered.
     let mut halles = TeamPhone::enrol(&server, &night.codes[0], night.team_doc).await;
-    halles.record(10, 48.8610, 2.3440).await;
-    halles.record(25, 48.8620, 2.3470).await;
+    let h1 = halles
+        .record_with_signs(10, 48.8610, 2.3440, Some(SIGNS))
+        .await;
+    let h2 = halles.record(25, 48.8620, 2.3470).await;
     halles.covered("P1-01", 40).await;
     halles.sync().await;
     let synced = Instant::now();
@@ -222,7 +240,7 @@ async fn the_coordinator_screen_follows_a_team_that_syncs_and_its_duplicate_deci
         DocumentId::parse(second["document_id"].as_str().unwrap()).unwrap(),
     )
     .await;
-    temple.record(15, 48.8612, 2.3440).await;
+    let t1 = temple.record(15, 48.8612, 2.3440).await;
     temple.sync().await;
     app.click_button("Actualiser").await.unwrap();
     app.wait_text("[data-testid='persons']", "3 persons", |t| t == "3")
@@ -269,6 +287,116 @@ async fn the_coordinator_screen_follows_a_team_that_syncs_and_its_duplicate_deci
     )
     .await
     .unwrap();
+
+    // A second Halles phone; both change the number of men of h2 while offline.
+    let mut halles_b = TeamPhone::enrol(&server, &night.codes[1], night.team_doc).await;
+    halles_b
+        .device
+        .sync_until(night.team_doc, |d| {
+            doc::read_team(d).is_ok_and(|t| t.encounters.contains_key(&h2))
+        })
+        .await
+        .unwrap();
+    halles.device.go_offline().await;
+    halles_b.device.go_offline().await;
+    for (phone, men) in [(&mut halles, 2), (&mut halles_b, 3)] {
+        phone
+            .device
+            .edit(phone.doc, |d| {
+                doc::edit_encounter(d, h2, &EncounterEdit::Men(men), T0 + 3_600_000)
+            })
+            .await
+            .unwrap();
+    }
+    for phone in [&mut halles, &mut halles_b] {
+        phone.device.connect(server.addr).await.unwrap();
+        phone.device.open(phone.doc).await.unwrap();
+        phone.sync().await;
+    }
+    app.click_button("Conflits").await.unwrap();
+    let conflict = format!("li[data-conflict='{h2}/men'][data-resolved='no']");
+    app.wait_text(&conflict, "the conflict on men", |t| {
+        t.contains("Hommes") && t.contains("Équipe Halles")
+    })
+    .await
+    .unwrap();
+    app.click_button("Retenir 3").await.unwrap();
+    app.wait_text(
+        &format!("li[data-conflict='{h2}/men'][data-resolved='yes']"),
+        "the decision",
+        |t| t.contains("Valeur retenue : 3"),
+    )
+    .await
+    .unwrap();
+    app.screenshot("coord-05-conflict-decided").await.unwrap();
+    let figures = api_ok(&server, Method::GET, &format!("{base}/consolidation"), None).await;
+    assert_eq!(
+        figures["totals"]["persons"], 4,
+        "h1 (kept of the pair) + h2 with 3 men: {figures}"
+    );
+
+    // The encounters CSV, exported from the app into a file.
+    app.click_button("Exports").await.unwrap();
+    app.click("li[data-export='encounters'] button")
+        .await
+        .unwrap();
+    let path = app
+        .wait_text("[data-testid='export-path']", "the exported file", |t| {
+            t.ends_with("-rencontres.csv")
+        })
+        .await
+        .unwrap();
+    app.screenshot("coord-06-export-done").await.unwrap();
+    let csv = std::fs::read_to_string(path.trim()).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: std::collections::BTreeMap<String, String> = lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (
+                cells[col("encounterId")].to_owned(),
+                cells[col("men")].to_owned(),
+            )
+        })
+        .collect();
+    // Synced: h1, h2 (Halles) and t1 (Temple); the confirmed pair keeps the smaller id.
+    let kept = h1.min(t1);
+    let expected: std::collections::BTreeMap<String, String> = [
+        (kept.to_string(), "1".to_owned()),
+        (h2.to_string(), "3".to_owned()),
+    ]
+    .into();
+    assert_eq!(rows, expected, "{csv}");
+    assert!(!csv.contains(SIGNS));
+
+    // The purge, after the confirmation that says what is deleted.
+    app.click_button("Effacement").await.unwrap();
+    app.click_button("Effacer les signes distinctifs…")
+        .await
+        .unwrap();
+    app.wait_text("[role='alertdialog']", "the confirmation", |t| {
+        t.contains("signes distinctifs de toutes les rencontres")
+    })
+    .await
+    .unwrap();
+    app.screenshot("coord-07-purge-confirm").await.unwrap();
+    app.click_button("Oui, effacer").await.unwrap();
+    app.wait_text("[data-testid='purge-report']", "the purge's counts", |t| {
+        t.contains("effacés de 1 rencontre")
+    })
+    .await
+    .unwrap();
+    app.screenshot("coord-08-purged").await.unwrap();
+    // The connected Halles phone receives the purge at once.
+    halles
+        .device
+        .sync_until(night.team_doc, |d| {
+            doc::read_team(d)
+                .is_ok_and(|t| t.encounters.values().all(|e| e.distinctive_signs.is_none()))
+        })
+        .await
+        .unwrap();
 
     app.close().await.unwrap();
     driver.stop().unwrap();

@@ -56,6 +56,11 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
         climate_coord::coord_climate_publish_kit,
         climate_coord::coord_climate_set_level,
         climate_coord::coord_climate_progress,
+        coordinator::exports::coord_export,
+        coordinator::exports::coord_cancel_export,
+        coordinator::review::coord_conflicts,
+        coordinator::review::coord_resolve_conflict,
+        coordinator::review::coord_purge_field_data,
     ])
 }
 

@@ -33,19 +33,6 @@ enum Command {
     /// Public-procurement data (DECP → OCDS).
     #[command(subcommand)]
     Procurement(ProcurementCommand),
-    /// After the night: remove the free-text "distinctive signs" from every team document of
-    /// a night (run with the server stopped; devices get the purge at their next sync).
-    PurgeFieldData(PurgeArgs),
-}
-
-#[derive(clap::Args)]
-struct PurgeArgs {
-    /// SQLite database file of the server.
-    #[arg(long)]
-    db: PathBuf,
-    /// The night's id (UUID).
-    #[arg(long)]
-    night: uuid::Uuid,
 }
 
 #[derive(Subcommand)]
@@ -82,20 +69,6 @@ fn main() -> anyhow::Result<()> {
     init_tracing(cli.log_json);
     match cli.command {
         Command::Serve(args) => serve(args),
-        Command::PurgeFieldData(args) => {
-            let report = carnet_server::coord::retention::purge_field_data(
-                &args.db,
-                args.night,
-                rand::rng().random(),
-                now_ms(),
-            )
-            .with_context(|| format!("purging field data of night {}", args.night))?;
-            println!(
-                "{} team document(s), distinctive signs removed from {} encounter(s)",
-                report.teams, report.purged
-            );
-            Ok(())
-        }
         Command::Procurement(ProcurementCommand::Import(args)) => {
             let now = time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)

@@ -12,7 +12,7 @@ pub mod qr;
 pub mod server;
 
 pub use device::{Device, DeviceError};
-pub use server::{Enrolled, NightSetup, TeamSetup, TestServer};
+pub use server::{ADMIN_TOKEN, Enrolled, NightSetup, TeamSetup, TestServer};
 
 use std::time::Duration;
 

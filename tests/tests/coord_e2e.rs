@@ -2,7 +2,8 @@
 //! file) on 127.0.0.1:0 set up through the API by a coordinator token (sector map,
 //! questionnaire, team sectors, enrolment QR sheet), a device enrolled from a code read back
 //! from the printed sheet's QR code, syncing over a real WebSocket, and the progress the
-//! coordinators watch changing as it works; then the retention purge after the night.
+//! coordinators watch changing as it works; then the retention purge after the night, through
+//! the running server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -489,66 +490,165 @@ fn stored_signs(server: &TestServer, team: &DocumentId) -> Vec<Option<String>> {
         .collect()
 }
 
+/// The consolidated figures without the time they were computed at.
+async fn figures(server: &TestServer, night_id: &str, token: &str) -> Value {
+    let (status, mut body) = server
+        .api(
+            "GET",
+            &format!("/api/nights/{night_id}/consolidation"),
+            Some(token),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    if let Value::Object(map) = &mut body {
+        map.remove("generatedAt");
+    }
+    body
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn purging_field_data_reaches_the_devices_at_their_next_sync() {
+async fn purging_field_data_through_the_running_server_reaches_connected_devices_at_once() {
+    const SIGNS: &str = "bonnet rouge, chien noir";
+    const OTHER_SIGNS: &str = "parka jaune, béquille";
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await.unwrap();
-    let night = server.night(1, 1).await.unwrap();
-    let team = night.teams[0].doc;
-    let enrolled = server.enrol(&night.teams[0].codes[0]).await.unwrap();
-    let mut device = Device::new(&enrolled.peer_id, &enrolled.token);
-    device.connect(server.addr).await.unwrap();
-    device.open(team).await.unwrap();
-    let mut met = encounter(&device.peer_id, 1, T0);
-    met.distinctive_signs = Some("bonnet rouge, chien noir".into());
-    let kept = encounter(&device.peer_id, 2, T0);
-    device
-        .edit(team, |d| {
+    let night = server.night(2, 1).await.unwrap();
+    let night_id = night.night_id.clone();
+    let coordinator = server
+        .coordinator(&night_id, "read-only", "read-only")
+        .await
+        .unwrap();
+    let (team_a, team_b) = (night.teams[0].doc, night.teams[1].doc);
+
+    // Team A stays connected; team B syncs, then goes offline before the purge.
+    let a = server.enrol(&night.teams[0].codes[0]).await.unwrap();
+    let mut device_a = Device::new(&a.peer_id, &a.token);
+    device_a.connect(server.addr).await.unwrap();
+    device_a.open(team_a).await.unwrap();
+    let mut met = encounter(&device_a.peer_id, 1, T0);
+    met.distinctive_signs = Some(SIGNS.into());
+    let kept = encounter(&device_a.peer_id, 2, T0);
+    device_a
+        .edit(team_a, |d| {
             doc::record_encounter(d, &met, T0)?;
             doc::record_encounter(d, &kept, T0)
         })
         .await
         .unwrap();
-    device.sync_until_acknowledged(team).await.unwrap();
-    device.go_offline().await;
-    server.stop().await.unwrap();
-    assert!(stored_signs_in(dir.path(), team).contains(&Some("bonnet rouge, chien noir".into())));
+    device_a.sync_until_acknowledged(team_a).await.unwrap();
 
-    // The purge, with the server stopped; an unknown night is an error that changes nothing.
-    let db = dir.path().join("carnet.sqlite3");
-    let night_id: uuid::Uuid = night.night_id.parse().unwrap();
-    assert!(
-        carnet_server::coord::retention::purge_field_data(&db, uuid::Uuid::nil(), [7; 16], T0)
-            .is_err()
-    );
-    let report =
-        carnet_server::coord::retention::purge_field_data(&db, night_id, [7; 16], T0 + 86_400_000)
-            .unwrap();
-    assert_eq!((report.teams, report.purged), (1, 1));
+    let b = server.enrol(&night.teams[1].codes[0]).await.unwrap();
+    let mut device_b = Device::new(&b.peer_id, &b.token);
+    device_b.connect(server.addr).await.unwrap();
+    device_b.open(team_b).await.unwrap();
+    let mut seen = encounter(&device_b.peer_id, 1, T0 + 60_000);
+    seen.distinctive_signs = Some(OTHER_SIGNS.into());
+    device_b
+        .edit(team_b, |d| doc::record_encounter(d, &seen, T0 + 60_000))
+        .await
+        .unwrap();
+    device_b.sync_until_acknowledged(team_b).await.unwrap();
+    device_b.go_offline().await;
+    assert!(stored_signs(&server, &team_a).contains(&Some(SIGNS.into())));
+    let before = figures(&server, &night_id, &coordinator.token).await;
 
-    let server = TestServer::start(dir.path()).await.unwrap();
-    assert_eq!(stored_signs(&server, &team), [None, None]);
-    device.connect(server.addr).await.unwrap();
-    device
-        .sync_until(team, |d| {
+    // Refused callers change nothing: a device, another night's coordinator, an unknown night.
+    let path = format!("/api/nights/{night_id}/purge-field-data");
+    let stranger = server.night(1, 1).await.unwrap();
+    let other_coordinator = server
+        .coordinator(&stranger.night_id, "read-only", "read-only")
+        .await
+        .unwrap();
+    for t in [a.token.as_str(), other_coordinator.token.as_str()] {
+        let (status, body) = server.api("POST", &path, Some(t), None).await.unwrap();
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(body["code"], "forbidden");
+    }
+    let (status, body) = server
+        .api(
+            "POST",
+            &format!("/api/nights/{}/purge-field-data", uuid::Uuid::nil()),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, body) = server
+        .api(
+            "POST",
+            "/api/nights/not-a-night/purge-field-data",
+            Some(carnet_tests::ADMIN_TOKEN),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["code"], "night_not_found");
+    assert!(stored_signs(&server, &team_a).contains(&Some(SIGNS.into())));
+
+    // The coordinator purges while device A is connected.
+    let (status, body) = server
+        .api("POST", &path, Some(&coordinator.token), None)
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"documents": 2, "purged": 2, "unreadable": []}));
+
+    // Device A receives the purge without sending anything.
+    device_a
+        .sync_until(team_a, |d| {
             doc::read_team(d)
                 .map(|t| t.encounters.values().all(|e| e.distinctive_signs.is_none()))
                 .unwrap_or(false)
         })
         .await
         .unwrap();
-    let on_device = doc::read_team(device.document(&team).unwrap()).unwrap();
+    let on_a = doc::read_team(device_a.document(&team_a).unwrap()).unwrap();
+    assert_eq!(on_a.encounters.len(), 2, "the encounters themselves stay");
+
+    // Counts and consolidation are unchanged.
     assert_eq!(
-        on_device.encounters.len(),
-        2,
-        "the encounters themselves stay"
+        figures(&server, &night_id, &coordinator.token).await,
+        before
     );
+
     // A second purge finds nothing more to remove.
+    let (status, body) = server
+        .api("POST", &path, Some(&coordinator.token), None)
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"documents": 2, "purged": 0, "unreadable": []}));
+
+    // Device B gets it at its next sync.
+    device_b.connect(server.addr).await.unwrap();
+    device_b
+        .sync_until(team_b, |d| {
+            doc::read_team(d)
+                .map(|t| t.encounters.values().all(|e| e.distinctive_signs.is_none()))
+                .unwrap_or(false)
+        })
+        .await
+        .unwrap();
+    device_a.go_offline().await;
+    device_b.go_offline().await;
     server.stop().await.unwrap();
-    let again =
-        carnet_server::coord::retention::purge_field_data(&db, night_id, [7; 16], T0 + 86_400_001)
-            .unwrap();
-    assert_eq!(again.purged, 0);
+
+    // What the SQLite file holds, reloaded from its chunks by a fresh store.
+    for team in [team_a, team_b] {
+        let signs = stored_signs_in(dir.path(), team);
+        assert!(!signs.is_empty());
+        assert!(signs.iter().all(Option::is_none), "{signs:?}");
+    }
+    let server = TestServer::start(dir.path()).await.unwrap();
+    assert_eq!(
+        figures(&server, &night_id, &coordinator.token).await,
+        before
+    );
+    server.stop().await.unwrap();
 }
 
 fn stored_signs_in(dir: &std::path::Path, team: DocumentId) -> Vec<Option<String>> {

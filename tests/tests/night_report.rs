@@ -185,8 +185,14 @@ async fn simulated_night_through_the_real_server_consolidates_to_the_ground_trut
     assert_eq!(csv.status, 200);
     assert!(csv.chunks >= 1, "chunked transfer");
     assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    let announced = csv.header("x-carnet-rows").map(str::to_owned);
     let rows = String::from_utf8(csv.body).unwrap().lines().count() - 1;
     assert_eq!(rows as u64, t.encounters);
+    assert_eq!(
+        announced,
+        Some(rows.to_string()),
+        "the rows header for progress bars"
+    );
     let q = http::get(
         server.addr,
         &format!("/api/nights/{n}/exports/questionnaires.csv"),
@@ -196,6 +202,10 @@ async fn simulated_night_through_the_real_server_consolidates_to_the_ground_trut
     .unwrap();
     assert_eq!(q.status, 200);
     assert_eq!(csv_rows(&q.body).len() as u64, t.questionnaires);
+    assert_eq!(
+        q.header("x-carnet-rows"),
+        Some(t.questionnaires.to_string().as_str())
+    );
     let totals = http::get(
         server.addr,
         &format!("/api/nights/{n}/exports/totals.csv"),
@@ -214,9 +224,11 @@ async fn simulated_night_through_the_real_server_consolidates_to_the_ground_trut
     .await
     .unwrap();
     assert_eq!(map.status, 200);
+    let announced = map.header("x-carnet-rows").map(str::to_owned);
     let map = map.json().unwrap();
     let features = map["features"].as_array().unwrap();
     assert!(!features.is_empty());
+    assert_eq!(announced, Some(features.len().to_string()));
     for f in features {
         for v in f["geometry"]["coordinates"].as_array().unwrap() {
             let v = v.as_f64().unwrap();
@@ -226,6 +238,70 @@ async fn simulated_night_through_the_real_server_consolidates_to_the_ground_trut
             );
         }
     }
+
+    // Retention through the running server: every readable team document purged, the team
+    // with a newer schema listed (left unchanged), the figures unchanged.
+    let before = server
+        .api(
+            "GET",
+            &format!("/api/nights/{n}/consolidation"),
+            token,
+            None,
+        )
+        .await
+        .unwrap()
+        .1;
+    let asked = std::time::Instant::now();
+    let (status, purge) = server
+        .api(
+            "POST",
+            &format!("/api/nights/{n}/purge-field-data"),
+            token,
+            None,
+        )
+        .await
+        .unwrap();
+    println!(
+        "purge of {} team documents answered in {:?}",
+        night.teams.len(),
+        asked.elapsed()
+    );
+    assert_eq!(status, StatusCode::OK, "{purge}");
+    assert_eq!(purge["documents"].as_u64(), Some(night.teams.len() as u64));
+    assert!(purge["purged"].as_u64().unwrap() >= t.encounters, "{purge}");
+    let unreadable = purge["unreadable"].as_array().unwrap();
+    assert_eq!(unreadable.len(), 1, "{purge}");
+    assert_eq!(
+        unreadable[0]["team_id"],
+        night.teams.last().unwrap().team_id
+    );
+    let after = server
+        .api(
+            "GET",
+            &format!("/api/nights/{n}/consolidation"),
+            token,
+            None,
+        )
+        .await
+        .unwrap()
+        .1;
+    let without_time = |mut v: Value| {
+        if let Value::Object(m) = &mut v {
+            m.remove("generatedAt");
+        }
+        v
+    };
+    assert_eq!(without_time(after), without_time(before));
+    let (_, again) = server
+        .api(
+            "POST",
+            &format!("/api/nights/{n}/purge-field-data"),
+            token,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again["purged"], 0, "{again}");
 }
 
 /// Data rows of a CSV body (header left out).

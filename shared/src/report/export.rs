@@ -61,6 +61,35 @@ pub fn round_coordinate(v: f64, decimals: u32) -> f64 {
     (v * f).round() / f
 }
 
+/// Rows [`write_encounters_csv`] writes (the encounters counted, or all with `include_excluded`).
+pub fn encounter_rows(encounters: &[EffectiveEncounter], include_excluded: bool) -> usize {
+    encounters
+        .iter()
+        .filter(|e| include_excluded || e.status == EncounterStatus::Counted)
+        .count()
+}
+
+/// Rows [`write_questionnaires_csv`] writes (completed questionnaires of counted encounters).
+pub fn questionnaire_rows(encounters: &[EffectiveEncounter]) -> usize {
+    encounters
+        .iter()
+        .filter(|e| is_questionnaire_row(e))
+        .count()
+}
+
+/// Features [`write_encounters_geojson`] writes (counted encounters with a position).
+pub fn geojson_features(encounters: &[EffectiveEncounter]) -> usize {
+    encounters.iter().filter(|e| is_geojson_feature(e)).count()
+}
+
+fn is_questionnaire_row(e: &EffectiveEncounter) -> bool {
+    e.status == EncounterStatus::Counted && questionnaire_completed(&e.encounter)
+}
+
+fn is_geojson_feature(e: &EffectiveEncounter) -> bool {
+    e.status == EncounterStatus::Counted && e.encounter.position.is_some()
+}
+
 /// One row per encounter. Returns the number of rows written.
 pub fn write_encounters_csv<W: Write>(
     out: W,
@@ -173,7 +202,7 @@ pub fn write_questionnaires_csv<W: Write>(
 ) -> Result<usize, ExportError> {
     let rows: Vec<&EffectiveEncounter> = encounters
         .iter()
-        .filter(|e| e.status == EncounterStatus::Counted && questionnaire_completed(&e.encounter))
+        .filter(|e| is_questionnaire_row(e))
         .collect();
     let mut columns: Vec<String> = question_ids.to_vec();
     let mut extra = std::collections::BTreeSet::new();
@@ -285,7 +314,7 @@ pub fn write_encounters_geojson<W: Write>(
 ) -> Result<usize, ExportError> {
     let rows: Vec<&EffectiveEncounter> = encounters
         .iter()
-        .filter(|e| e.status == EncounterStatus::Counted && e.encounter.position.is_some())
+        .filter(|e| is_geojson_feature(e))
         .collect();
     let total = rows.len();
     let mut features = Vec::with_capacity(total);

@@ -23,8 +23,9 @@ use carnet_shared::model::{
 };
 use carnet_shared::report::{
     Consolidation, ConsolidationInput, DuplicateCandidate, DuplicateConfig, EffectiveEncounter,
-    EncounterCsvOptions, consolidate, find_duplicate_candidates, write_encounters_csv,
-    write_encounters_geojson, write_questionnaires_csv, write_totals_csv,
+    EncounterCsvOptions, consolidate, encounter_rows, find_duplicate_candidates, geojson_features,
+    questionnaire_rows, write_encounters_csv, write_encounters_geojson, write_questionnaires_csv,
+    write_totals_csv,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -496,9 +497,11 @@ async fn encounters_csv(
         position_decimals: decimals,
         include_excluded: query.excluded,
     };
+    let rows = encounter_rows(&encounters, query.excluded);
     Ok(streamed(
         "text/csv; charset=utf-8",
         "rencontres.csv",
+        Some(rows),
         move |w| write_encounters_csv(w, &encounters, options, &mut |_| {}).map(|_| ()),
     ))
 }
@@ -519,9 +522,11 @@ async fn questionnaires_csv(
     let (_, data) = night_data(&state, &principal, &night).await?;
     let question_ids = question_ids(&data);
     let (_, _, encounters) = consolidated(data).await?;
+    let rows = questionnaire_rows(&encounters);
     Ok(streamed(
         "text/csv; charset=utf-8",
         "questionnaires.csv",
+        Some(rows),
         move |w| {
             write_questionnaires_csv(w, &encounters, &question_ids, query.free_text, &mut |_| {})
                 .map(|_| ())
@@ -571,9 +576,11 @@ async fn encounters_geojson(
     let decimals = check_decimals(query.precision.unwrap_or(3))?;
     let (_, data) = night_data(&state, &principal, &night).await?;
     let (_, _, encounters) = consolidated(data).await?;
+    let rows = geojson_features(&encounters);
     Ok(streamed(
         "application/geo+json",
         "rencontres.geojson",
+        Some(rows),
         move |w| write_encounters_geojson(w, &encounters, decimals, &mut |_| {}).map(|_| ()),
     ))
 }

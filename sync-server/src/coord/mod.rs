@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
     setup::routes()
         .merge(sheet::routes())
         .merge(progress::routes())
+        .merge(retention::routes())
 }
 
 /// An answer to a refused request: `{code, message}` as every API error, plus the list of

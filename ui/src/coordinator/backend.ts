@@ -1,6 +1,8 @@
 // What the coordinator screens need from the app. Each method is one Tauri command (names in
-// `COORDINATOR_COMMANDS`, Rust in `src-tauri/src/coordinator.rs`). The Rust side holds the
+// `COORDINATOR_COMMANDS`, Rust in `src-tauri/src/coordinator/`). The Rust side holds the
 // coordinator token and calls the server; the webview never sees the token nor the network.
+import { listen } from '@tauri-apps/api/event';
+
 export type CoordinatorErrorCode =
   | 'invalidServerUrl'
   | 'serverUnreachable'
@@ -10,6 +12,8 @@ export type CoordinatorErrorCode =
   | 'notFound'
   | 'invalidInput'
   | 'serverError'
+  | 'cancelled'
+  | 'fileError'
   /** Made by the UI when IPC itself failed or the reply had no known shape. */
   | 'ipc';
 
@@ -22,6 +26,8 @@ const CODES: readonly CoordinatorErrorCode[] = [
   'notFound',
   'invalidInput',
   'serverError',
+  'cancelled',
+  'fileError',
   'ipc',
 ];
 
@@ -40,6 +46,8 @@ export const ERROR_FR: Record<CoordinatorErrorCode, string> = {
   notFound: 'Introuvable sur le serveur.',
   invalidInput: 'Saisie refusée.',
   serverError: 'Réponse inattendue du serveur.',
+  cancelled: 'Export annulé : aucun fichier n’a été écrit.',
+  fileError: 'Le fichier n’a pas pu être écrit (dossier de téléchargement inaccessible ou plein).',
   ipc: 'L’application ne répond pas.',
 };
 
@@ -180,6 +188,60 @@ export interface DuplicateDecision {
   decidedAt: Millis;
 }
 
+export type ExportKind = 'encounters' | 'questionnaires' | 'totals' | 'geojson';
+
+/** `coord-export-progress` events: what came so far; totals when the server announced them. */
+export interface ExportProgress {
+  exportId: string;
+  bytes: number;
+  totalBytes: number | null;
+  rows: number;
+  totalRows: number | null;
+  done: boolean;
+}
+
+export interface ExportDone {
+  path: string;
+  bytes: number;
+  rows: number;
+}
+
+/** `carnet_shared::model::EncounterEdit`: one field and its value. */
+export interface EncounterEdit {
+  field: string;
+  value: unknown;
+}
+
+/** A field of an encounter edited concurrently on two devices. */
+export interface Conflict {
+  teamId: string;
+  encounterId: string;
+  field: string;
+  values: EncounterEdit[];
+  current: number;
+  resolution: EncounterEdit | null;
+}
+
+export interface ConflictResolution {
+  teamId: string;
+  encounterId: string;
+  chosen: EncounterEdit;
+  resolvedBy: string;
+  resolvedAt: Millis;
+}
+
+export interface PurgeReport {
+  documents: number;
+  purged: number;
+  /** Team documents the server could not read (a newer app's schema): left unchanged. */
+  unreadable: { team_id: string; name: string }[];
+}
+
+export type Unlisten = () => void;
+export type Subscribe = <T>(event: string, handler: (payload: T) => void) => Promise<Unlisten>;
+
+export const EXPORT_PROGRESS_EVENT = 'coord-export-progress';
+
 export interface CoordinatorBackend {
   /** coord_sign_in: checks the token with the server and keeps it (in Rust only). */
   signIn(serverUrl: string, token: string): Promise<Session>;
@@ -197,6 +259,18 @@ export interface CoordinatorBackend {
   duplicates(): Promise<Duplicates>;
   /** coord_decide_duplicate. */
   decideDuplicate(first: string, second: string, verdict: Verdict): Promise<DuplicateDecision>;
+  /** coord_export: downloads an export into the download folder; progress as events. */
+  exportFile(exportId: string, kind: ExportKind, precision: number | null): Promise<ExportDone>;
+  /** coord_cancel_export: false if that export already ended. */
+  cancelExport(exportId: string): Promise<boolean>;
+  /** `coord-export-progress` events. */
+  onExportProgress(handler: (p: ExportProgress) => void): Promise<Unlisten>;
+  /** coord_conflicts: fields edited concurrently. */
+  conflicts(): Promise<Conflict[]>;
+  /** coord_resolve_conflict: `chosen` is one of the conflict's values. */
+  resolveConflict(encounterId: string, chosen: EncounterEdit): Promise<ConflictResolution>;
+  /** coord_purge_field_data: removes the distinctive signs of the whole night. */
+  purgeFieldData(): Promise<PurgeReport>;
 }
 
 export const COORDINATOR_COMMANDS = {
@@ -208,12 +282,20 @@ export const COORDINATOR_COMMANDS = {
   consolidation: 'coord_consolidation',
   duplicates: 'coord_duplicates',
   decideDuplicate: 'coord_decide_duplicate',
+  exportFile: 'coord_export',
+  cancelExport: 'coord_cancel_export',
+  conflicts: 'coord_conflicts',
+  resolveConflict: 'coord_resolve_conflict',
+  purgeFieldData: 'coord_purge_field_data',
 } as const;
 
 export type Invoke = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 
-/** The Tauri implementation over an `invoke`-like function (platform.ts owns the real one). */
-export function coordinatorBackend(invoke: Invoke): CoordinatorBackend {
+const tauriSubscribe: Subscribe = (event, handler) => listen(event, (e) => handler(e.payload as never));
+
+/** The Tauri implementation over an `invoke`-like function (platform.ts owns the real one) and
+ *  an event subscription (Tauri's `listen` by default). */
+export function coordinatorBackend(invoke: Invoke, subscribe: Subscribe = tauriSubscribe): CoordinatorBackend {
   const C = COORDINATOR_COMMANDS;
   const call = async <T>(cmd: string, args?: Record<string, unknown>): Promise<T> => {
     try {
@@ -231,5 +313,17 @@ export function coordinatorBackend(invoke: Invoke): CoordinatorBackend {
     consolidation: () => call(C.consolidation),
     duplicates: () => call(C.duplicates),
     decideDuplicate: (first, second, verdict) => call(C.decideDuplicate, { first, second, verdict }),
+    exportFile: (exportId, kind, precision) => call(C.exportFile, { exportId, kind, precision }),
+    cancelExport: (exportId) => call(C.cancelExport, { exportId }),
+    onExportProgress: async (handler) => {
+      try {
+        return await subscribe<ExportProgress>(EXPORT_PROGRESS_EVENT, handler);
+      } catch (e) {
+        throw toCoordinatorError(e);
+      }
+    },
+    conflicts: () => call(C.conflicts),
+    resolveConflict: (encounterId, chosen) => call(C.resolveConflict, { encounterId, chosen }),
+    purgeFieldData: () => call(C.purgeFieldData),
   };
 }

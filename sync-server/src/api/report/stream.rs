@@ -51,12 +51,17 @@ impl Write for BodyWriter {
     }
 }
 
+/// Header giving the number of data rows (or GeoJSON features) an export will hold, so that a
+/// client can show its progress; absent when not known in advance (the totals).
+pub const ROWS_HEADER: &str = "x-carnet-rows";
+
 /// Streams what `write` writes as the body of a 200 answer with the given type and download
-/// name. If `write` fails midway, the body ends with an error (the client sees a truncated
+/// name, announcing `rows` data rows if known. If `write` fails midway, the body ends with an error (the client sees a truncated
 /// transfer, never a complete-looking file).
 pub fn streamed<E: std::fmt::Display>(
     content_type: &'static str,
     filename: &'static str,
+    rows: Option<usize>,
     write: impl FnOnce(&mut BodyWriter) -> Result<(), E> + Send + 'static,
 ) -> Response {
     let (tx, mut rx) = mpsc::channel::<Chunk>(QUEUE);
@@ -79,6 +84,9 @@ pub fn streamed<E: std::fmt::Display>(
     if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
     {
         headers.insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    if let Some(rows) = rows {
+        headers.insert(ROWS_HEADER, HeaderValue::from(rows));
     }
     response
 }

@@ -1,7 +1,9 @@
 //! Coordinator mode: a coordinator signs in with the server address and a coordinator token of
 //! a night; the app then reads the night's live progress (JSON and the SVG map), the
 //! consolidated figures and the duplicate candidates from the server's HTTP API, and records
-//! duplicate decisions. Online only: nothing of the coordinator's is stored on the device.
+//! duplicate decisions; after the night it exports files (`exports`), decides concurrent edits
+//! and purges the field-only free text (`review`). Online only: nothing of the coordinator's is
+//! stored on the device but the exported files the coordinator asks for.
 //!
 //! The token stays in this process's memory (`Session`), is sent only to the configured
 //! server (no redirects, no proxy from the environment), never crosses IPC and never reaches a
@@ -21,6 +23,9 @@ use carnet_shared::report::{Consolidation, DuplicateCandidate, DuplicateConfig, 
 
 use crate::enrol::normalise_server_url;
 
+pub mod exports;
+pub mod review;
+
 /// Largest answer read from the server (a night's progress or figures are far smaller).
 const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
 
@@ -36,6 +41,8 @@ pub enum CoordinatorErrorCode {
     NotFound,
     InvalidInput,
     ServerError,
+    Cancelled,
+    FileError,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +65,10 @@ pub enum CoordinatorError {
     Status(u16),
     #[error("the server's answer could not be read: {0}")]
     BadAnswer(&'static str),
+    #[error("the export was cancelled")]
+    Cancelled,
+    #[error("the export file could not be written: {0}")]
+    File(std::io::ErrorKind),
 }
 
 impl CoordinatorError {
@@ -71,6 +82,8 @@ impl CoordinatorError {
             Self::NotFound(_) => CoordinatorErrorCode::NotFound,
             Self::InvalidInput(_) => CoordinatorErrorCode::InvalidInput,
             Self::Status(_) | Self::BadAnswer(_) => CoordinatorErrorCode::ServerError,
+            Self::Cancelled => CoordinatorErrorCode::Cancelled,
+            Self::File(_) => CoordinatorErrorCode::FileError,
         }
     }
 }
@@ -188,6 +201,7 @@ fn status_error(status: u16, body: &[u8]) -> CoordinatorError {
         (401, _) => CoordinatorError::Unauthorized,
         (403, _) => CoordinatorError::NotCoordinator,
         (404, "encounter_not_found") => CoordinatorError::NotFound("encounter"),
+        (404, "conflict_not_found") => CoordinatorError::NotFound("conflict"),
         (404, _) => CoordinatorError::NotFound("night"),
         (400 | 422, _) => CoordinatorError::InvalidInput("refused by the server"),
         (s, _) => CoordinatorError::Status(s),
@@ -221,6 +235,24 @@ impl Session {
             .map_err(|_| CoordinatorError::BadAnswer("not the expected JSON"))
     }
 
+    /// `POST` of a JSON body (or none) to a path of the night; the answer as `T`.
+    async fn post_json<T: DeserializeOwned>(
+        &self,
+        rest: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<T> {
+        let url = format!("{}{}", self.server_url, self.night_path(rest));
+        let mut request = self.http.post(url);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let answer = self.send(request).await?;
+        serde_json::from_slice(&answer)
+            .map_err(|_| CoordinatorError::BadAnswer("not the expected JSON"))
+    }
+
     fn night_path(&self, rest: &str) -> String {
         format!("/api/nights/{}/{rest}", self.night_id)
     }
@@ -239,6 +271,9 @@ impl Session {
 #[derive(Default)]
 pub struct CoordinatorState {
     session: tokio::sync::RwLock<Option<Arc<Session>>>,
+    /// Exports under way, by the id the UI gave them: set to cancel.
+    exports:
+        std::sync::Mutex<std::collections::HashMap<String, Arc<std::sync::atomic::AtomicBool>>>,
 }
 
 impl CoordinatorState {
