@@ -113,7 +113,12 @@ pub fn run_import(args: &ImportArgs, now: &str) -> Result<ImportReport, CliError
     // contracts, 5–19 s per view at 1M, see docs/benchmarks-procurement.md). Failing here
     // loses nothing: the derived data stays marked stale and the views recompute.
     super::views::schema::migrate(&mut conn).map_err(db::DbError::from)?;
+    let started = std::time::Instant::now();
     super::views::schema::refresh(&conn)?;
+    println!(
+        "vues : alertes et tableaux de synthèse recalculés en {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(report)
 }
 
