@@ -396,3 +396,37 @@ fn filtered_views_search_an_index_for_each_filter() {
     let plan = plan(&conn, &Filter::parse_query("modifie=oui").unwrap());
     assert!(plan.contains("SCAN c"), "{plan}");
 }
+
+#[test]
+fn a_database_from_before_the_summary_tables_gets_them_at_the_next_refresh() {
+    let Some(data) = data_dir() else { return };
+    let cpv = cpv(&data);
+    let (_dir, mut conn) = fresh_db();
+    schema::migrate(&mut conn).unwrap();
+    import_file(
+        &mut conn,
+        &data.join("decp/sources/pes_2019-02-01_merged.json"),
+        &cpv,
+    );
+    schema::refresh(&conn).unwrap();
+    // Back to the views' schema version 1 with current flags and no summary tables.
+    conn.execute_batch(
+        "DROP TABLE procurement_view_headline; DROP TABLE procurement_view_groups;
+         DROP TABLE procurement_page_marks; DROP TABLE procurement_view_pages;
+         UPDATE schema_migrations SET version = 1 WHERE namespace = 'carnet-server.procurement-views';",
+    )
+    .unwrap();
+    assert!(schema::current(&conn).unwrap().is_some());
+    schema::migrate(&mut conn).unwrap();
+    assert!(
+        schema::current(&conn).unwrap().is_none(),
+        "empty summaries must not count as current"
+    );
+    assert!(
+        summary::groups(&conn, Dimension::Buyer, 10, 0)
+            .unwrap()
+            .is_none()
+    );
+    schema::refresh(&conn).unwrap();
+    assert_summaries_match(&conn, "after the upgrade");
+}

@@ -84,6 +84,9 @@ CREATE TABLE procurement_view_pages (
     csv TEXT NOT NULL,
     json TEXT NOT NULL
 );
+-- A database migrated from before these tables has current flags but empty summaries:
+-- mark the derived data stale so the next refresh builds them.
+DELETE FROM procurement_view_state WHERE key = 'flags_version';
 "#;
 
 fn dimension_key(dim: Dimension) -> &'static str {
