@@ -24,7 +24,7 @@ sample() {
         awk -v t="$(($(date +%s) - t0))" -v hz="$TICKS" -v pos="${pos:-0}" \
             -v rss="$(awk '/^VmRSS/{print $2}' "/proc/$pid/status" 2>/dev/null)" \
             -v wb="$(awk '/^write_bytes/{print $2}' "/proc/$pid/io" 2>/dev/null)" \
-            '{printf "%d %.1f %d %d %d\n", t, ($14 + $15) / hz, pos, rss, wb}' \
+            '{printf "%d %.1f %.0f %.0f %.0f\n", t, ($14 + $15) / hz, pos, rss, wb}' \
             "/proc/$pid/stat" 2>/dev/null || true
         sleep 10
     done
