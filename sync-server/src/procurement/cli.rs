@@ -46,9 +46,6 @@ pub enum CliError {
     Views(#[from] super::views::summary::SummaryError),
 }
 
-/// `PRAGMA wal_autocheckpoint` of the import connection, in pages (SQLite's default: 1000).
-const IMPORT_WAL_PAGES: i64 = 16_384;
-
 /// `PRAGMA cache_size` of the import connection, in KiB (negative = KiB for SQLite).
 const IMPORT_CACHE_KIB: i64 = -131_072;
 
@@ -70,10 +67,6 @@ pub fn run_import(args: &ImportArgs, now: &str) -> Result<ImportReport, CliError
     // indexes outgrow the default past ~50k contracts and every insert then re-reads pages
     // (docs/benchmarks-procurement.md).
     conn.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
-    // Checkpoint the WAL every 64 MiB instead of every 4 MiB: at 1M contracts each batch
-    // rewrote thousands of index pages, and a page dirtied by several batches between two
-    // checkpoints is copied into the database once.
-    conn.pragma_update(None, "wal_autocheckpoint", IMPORT_WAL_PAGES)?;
     // Kept alive until the import ends: dropping it deletes the downloaded file.
     let mut downloaded = None;
     let (file, commit) = if is_url(&args.source) {

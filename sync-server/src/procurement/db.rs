@@ -131,13 +131,6 @@ CREATE INDEX procurement_contracts_ocid ON procurement_contracts(buyer_id || con
 CREATE INDEX procurement_contracts_page_order
     ON procurement_contracts(date_notification, buyer_id, contract_id);
 "#,
-    // 4: every index is one more B-tree page rewritten per imported row once the table is
-    // large (docs/benchmarks-procurement.md, 1M section); `buyer_id` alone is a prefix of
-    // the unique (buyer_id, contract_id) key and of the views' by-buyer index, which serve
-    // every lookup it served.
-    r#"
-DROP INDEX IF EXISTS procurement_contracts_buyer;
-"#,
 ];
 
 /// Namespace of the procurement tables in `schema_migrations` (`carnet_shared::store::migrate`).
