@@ -2,7 +2,7 @@
 //! follow-up queries) over the filtered contracts.
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use rusqlite::{Connection, params_from_iter};
 
 use super::filter::{AMOUNT_SQL, Filter};
 use super::summary::{CONTRACTS_ORDER_SQL, Listing};
@@ -37,7 +37,7 @@ pub struct Group {
     pub amount: f64,
 }
 
-fn args_with(mut args: Vec<SqlValue>, extra: &[i64]) -> Vec<SqlValue> {
+pub(super) fn args_with(mut args: Vec<SqlValue>, extra: &[i64]) -> Vec<SqlValue> {
     args.extend(extra.iter().map(|v| SqlValue::Integer(*v)));
     args
 }
@@ -470,12 +470,12 @@ pub struct ContractRow {
 }
 
 /// Columns of a contract row (`ContractRow`), then the flag value expression.
-const CONTRACT_COLUMNS_SQL: &str = "c.rowid, c.buyer_id, (SELECT name FROM procurement_buyers b WHERE b.id = c.buyer_id),
+pub(super) const CONTRACT_COLUMNS_SQL: &str = "c.rowid, c.buyer_id, (SELECT name FROM procurement_buyers b WHERE b.id = c.buyer_id),
     c.contract_id, c.object, c.date_notification, {AMOUNT_SQL}, c.amount_final, c.procedure,
     (SELECT group_concat(COALESCE(s.name, s.id), ' ; ') FROM procurement_contract_suppliers cs
      JOIN procurement_suppliers s ON s.rowid = cs.supplier_rowid WHERE cs.contract_rowid = c.rowid)";
 
-fn contract_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContractRow> {
+pub(super) fn contract_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContractRow> {
     Ok(ContractRow {
         rowid: r.get(0)?,
         buyer_id: r.get(1)?,
@@ -506,77 +506,12 @@ pub fn contracts(
         && let Some(h) = super::summary::headline(conn)?
         && let Some((after, rest)) = super::summary::seek(conn, Listing::Contracts, offset)?
     {
-        return Ok((contracts_after(conn, after, rest, limit)?, h.contracts));
+        return Ok((
+            super::summary::contracts_after(conn, after, rest, limit)?,
+            h.contracts,
+        ));
     }
     contracts_computed(conn, f, flag, limit, offset)
-}
-
-/// All contracts in the list order (`summary::CONTRACTS_ORDER_SQL`: dated ones newest
-/// first, then undated ones by rowid descending), starting after contract `after`,
-/// skipping `skip` rows. Two index walks (date index backwards, then rowid) instead of
-/// one sort of the whole table.
-pub fn contracts_after(
-    conn: &Connection,
-    after: Option<i64>,
-    skip: i64,
-    limit: i64,
-) -> rusqlite::Result<Vec<ContractRow>> {
-    let cursor: Option<(Option<String>, i64)> = match after {
-        Some(rowid) => conn
-            .query_row(
-                "SELECT date_notification, rowid FROM procurement_contracts WHERE rowid = ?",
-                [rowid],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?,
-        None => None,
-    };
-    let want = skip.saturating_add(limit.max(0));
-    let columns = CONTRACT_COLUMNS_SQL.replace("{AMOUNT_SQL}", AMOUNT_SQL);
-    let mut out: Vec<ContractRow> = Vec::new();
-    let undated_after = match &cursor {
-        Some((None, rowid)) => Some(*rowid),
-        _ => None,
-    };
-    if undated_after.is_none() {
-        let (clause, args): (&str, Vec<SqlValue>) = match &cursor {
-            Some((Some(date), rowid)) => (
-                "AND c.date_notification <= ?1 AND (c.date_notification < ?1 OR c.rowid < ?2)",
-                vec![SqlValue::Text(date.clone()), SqlValue::Integer(*rowid)],
-            ),
-            _ => ("", Vec::new()),
-        };
-        let n = args.len();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {columns}, NULL FROM procurement_contracts c INDEXED BY procurement_contracts_date
-             WHERE c.date_notification IS NOT NULL {clause}
-             ORDER BY c.date_notification DESC, c.rowid DESC LIMIT ?{}",
-            n + 1
-        ))?;
-        let rows = stmt.query_map(params_from_iter(args_with(args, &[want])), contract_row)?;
-        for row in rows {
-            out.push(row?);
-        }
-    }
-    let missing = want - i64::try_from(out.len()).unwrap_or(i64::MAX);
-    if missing > 0 {
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {columns}, NULL FROM procurement_contracts c
-             WHERE c.date_notification IS NULL AND c.rowid < ?1
-             ORDER BY c.rowid DESC LIMIT ?2"
-        ))?;
-        let rows = stmt.query_map(
-            rusqlite::params![undated_after.unwrap_or(i64::MAX), missing],
-            contract_row,
-        )?;
-        for row in rows {
-            out.push(row?);
-        }
-    }
-    Ok(out
-        .into_iter()
-        .skip(usize::try_from(skip).unwrap_or(0))
-        .collect())
 }
 
 /// Filtered contracts computed from the contracts table (see [`contracts`]).

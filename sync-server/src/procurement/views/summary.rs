@@ -15,7 +15,8 @@
 //! Readers use a summary only when [`super::schema::current`] says the derived data matches
 //! the contracts; otherwise they compute, so a stale summary is never served.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::filter::Filter;
 use super::redflags::FLAGS;
@@ -408,4 +409,75 @@ pub fn seek(
         .optional()?;
     // No mark: past the end, the page is empty either way; let OFFSET say so.
     Ok(after.map(|after| (Some(after), rest)))
+}
+
+/// All contracts in the list order ([`CONTRACTS_ORDER_SQL`]: dated ones newest
+/// first, then undated ones by rowid descending), starting after contract `after`,
+/// skipping `skip` rows. Two index walks (date index backwards, then rowid) instead of
+/// one sort of the whole table.
+pub fn contracts_after(
+    conn: &Connection,
+    after: Option<i64>,
+    skip: i64,
+    limit: i64,
+) -> rusqlite::Result<Vec<stats::ContractRow>> {
+    let cursor: Option<(Option<String>, i64)> = match after {
+        Some(rowid) => conn
+            .query_row(
+                "SELECT date_notification, rowid FROM procurement_contracts WHERE rowid = ?",
+                [rowid],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?,
+        None => None,
+    };
+    let want = skip.saturating_add(limit.max(0));
+    let columns = stats::CONTRACT_COLUMNS_SQL.replace("{AMOUNT_SQL}", super::filter::AMOUNT_SQL);
+    let mut out: Vec<stats::ContractRow> = Vec::new();
+    let undated_after = match &cursor {
+        Some((None, rowid)) => Some(*rowid),
+        _ => None,
+    };
+    if undated_after.is_none() {
+        let (clause, args): (&str, Vec<SqlValue>) = match &cursor {
+            Some((Some(date), rowid)) => (
+                "AND c.date_notification <= ?1 AND (c.date_notification < ?1 OR c.rowid < ?2)",
+                vec![SqlValue::Text(date.clone()), SqlValue::Integer(*rowid)],
+            ),
+            _ => ("", Vec::new()),
+        };
+        let n = args.len();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {columns}, NULL FROM procurement_contracts c INDEXED BY procurement_contracts_date
+             WHERE c.date_notification IS NOT NULL {clause}
+             ORDER BY c.date_notification DESC, c.rowid DESC LIMIT ?{}",
+            n + 1
+        ))?;
+        let rows = stmt.query_map(
+            params_from_iter(stats::args_with(args, &[want])),
+            stats::contract_row,
+        )?;
+        for row in rows {
+            out.push(row?);
+        }
+    }
+    let missing = want - i64::try_from(out.len()).unwrap_or(i64::MAX);
+    if missing > 0 {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {columns}, NULL FROM procurement_contracts c
+             WHERE c.date_notification IS NULL AND c.rowid < ?1
+             ORDER BY c.rowid DESC LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(
+            rusqlite::params![undated_after.unwrap_or(i64::MAX), missing],
+            stats::contract_row,
+        )?;
+        for row in rows {
+            out.push(row?);
+        }
+    }
+    Ok(out
+        .into_iter()
+        .skip(usize::try_from(skip).unwrap_or(0))
+        .collect())
 }
