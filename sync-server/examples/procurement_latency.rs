@@ -205,9 +205,10 @@ fn cases(s: &Samples) -> Vec<(String, Vec<String>)> {
     out
 }
 
-/// The public views (HTML, JSON and CSV). Each page is computed once per import and then
-/// served from the page cache: the "first" column is the computation, p50/p95 the cached
-/// path (the first view request also recomputes the red flags after the import).
+/// The public views (HTML, JSON and CSV). Page 1 of an unfiltered view is stored by the
+/// import (`views::summary`): its "first" column is a read of the stored page by a fresh
+/// process. Other pages are computed once and then served from the in-memory page cache:
+/// their "first" column is the computation, p50/p95 the cached path.
 fn extra_cases(s: &Samples) -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>)> = [
         "",
@@ -229,6 +230,15 @@ fn extra_cases(s: &Samples) -> Vec<(String, Vec<String>)> {
     .iter()
     .map(|p| (format!("/marches{p}"), vec![format!("/marches{p}")]))
     .collect();
+    let last_view_page = ((s.total + 49) / 50).max(1);
+    out.push((
+        "/marches/contrats?page={last}".into(),
+        vec![format!("/marches/contrats?page={last_view_page}")],
+    ));
+    out.push((
+        "/marches/titulaires?page=100".into(),
+        vec!["/marches/titulaires?page=100".into()],
+    ));
     out.push((
         "/marches/acheteurs/{largest buyer}".into(),
         vec![format!("/marches/acheteurs/{}", enc(&s.top_buyer))],

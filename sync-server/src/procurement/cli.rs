@@ -42,6 +42,8 @@ pub enum CliError {
     Database(#[from] db::DbError),
     #[error(transparent)]
     Import(#[from] ImportError),
+    #[error("vues : {0}")]
+    Views(#[from] super::views::summary::SummaryError),
 }
 
 /// `PRAGMA cache_size` of the import connection, in KiB (negative = KiB for SQLite).
@@ -106,11 +108,17 @@ pub fn run_import(args: &ImportArgs, now: &str) -> Result<ImportReport, CliError
         Err(e) => return Err(e.into()),
     };
     println!("{}", summary(&report));
-    // The views' red flags are derived from the whole table: computed here, once, rather
-    // than by the first visitor after the import (38 s at 100k contracts, see
-    // docs/benchmarks-procurement.md). Failing here loses nothing: the views recompute.
+    // The views' red flags and summary tables are derived from the whole table: computed
+    // here, once, right after the import, rather than by the first visitor (38 s at 100k
+    // contracts, 5–19 s per view at 1M, see docs/benchmarks-procurement.md). Failing here
+    // loses nothing: the derived data stays marked stale and the views recompute.
     super::views::schema::migrate(&mut conn).map_err(db::DbError::from)?;
+    let started = std::time::Instant::now();
     super::views::schema::refresh(&conn)?;
+    println!(
+        "vues : alertes et tableaux de synthèse recalculés en {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(report)
 }
 

@@ -225,16 +225,13 @@ fn version_key(modifications: i64, date_publication: Option<&str>) -> (i64, Stri
 }
 
 fn upsert_supplier(tx: &Connection, p: &Party) -> rusqlite::Result<i64> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO procurement_suppliers(scheme, id, name) VALUES (?1, ?2, ?3)
          ON CONFLICT(scheme, id) DO UPDATE SET name = COALESCE(excluded.name, name)",
-        params![p.scheme.to_uppercase(), p.id, p.name],
-    )?;
-    tx.query_row(
-        "SELECT rowid FROM procurement_suppliers WHERE scheme = ?1 AND id = ?2",
-        params![p.scheme.to_uppercase(), p.id],
-        |r| r.get(0),
-    )
+    )?
+    .execute(params![p.scheme.to_uppercase(), p.id, p.name])?;
+    tx.prepare_cached("SELECT rowid FROM procurement_suppliers WHERE scheme = ?1 AND id = ?2")?
+        .query_row(params![p.scheme.to_uppercase(), p.id], |r| r.get(0))
 }
 
 fn parties_json(parties: &[Party]) -> String {
@@ -282,11 +279,11 @@ pub fn store_contract(
     if let (Stored::Unchanged | Stored::Older, Some((rowid, ..))) = (outcome, &existing) {
         return Ok((outcome, *rowid));
     }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO procurement_buyers(id, name) VALUES (?1, ?2)
          ON CONFLICT(id) DO UPDATE SET name = COALESCE(excluded.name, name)",
-        params![c.buyer.id, c.buyer.name],
-    )?;
+    )?
+    .execute(params![c.buyer.id, c.buyer.name])?;
     let known_cpv = c.cpv.as_deref().and_then(|code| cpv.lookup(code));
     let cpv_code = known_cpv
         .map(|(code, _)| code.to_string())
@@ -305,7 +302,8 @@ pub fn store_contract(
         .or(c.amount);
     let json_list = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
     let first_run = existing.as_ref().map(|_| -1).unwrap_or(run_id);
-    tx.execute(
+    // RETURNING: the rowid of the inserted or updated row without a second lookup.
+    let rowid: i64 = tx.prepare_cached(
         "INSERT INTO procurement_contracts(buyer_id, contract_id, kind, format, uid, nature, object,
             cpv, cpv_division, cpv_label, procedure, place_code, place_type, place_name,
             duration_months, date_notification, date_publication, date_start, amount, amount_final,
@@ -330,7 +328,10 @@ pub fn store_contract(
             innovative=excluded.innovative, ccag=excluded.ccag,
             public_subsidy=excluded.public_subsidy, source=excluded.source,
             modification_count=excluded.modification_count, content_hash=excluded.content_hash,
-            raw_json=excluded.raw_json, last_run=excluded.last_run",
+            raw_json=excluded.raw_json, last_run=excluded.last_run
+         RETURNING rowid",
+    )?
+    .query_row(
         params![
             c.buyer.id,
             c.id,
@@ -369,58 +370,55 @@ pub fn store_contract(
             first_run,
             run_id,
         ],
-    )?;
-    let rowid: i64 = tx.query_row(
-        "SELECT rowid FROM procurement_contracts WHERE buyer_id = ?1 AND contract_id = ?2",
-        params![c.buyer.id, c.id],
         |r| r.get(0),
     )?;
-    tx.execute(
-        "DELETE FROM procurement_contract_suppliers WHERE contract_rowid = ?1",
-        [rowid],
-    )?;
-    tx.execute(
-        "DELETE FROM procurement_modifications WHERE contract_rowid = ?1",
-        [rowid],
-    )?;
+
+    tx.prepare_cached("DELETE FROM procurement_contract_suppliers WHERE contract_rowid = ?1")?
+        .execute([rowid])?;
+    tx.prepare_cached("DELETE FROM procurement_modifications WHERE contract_rowid = ?1")?
+        .execute([rowid])?;
     // Duplicate findings belong to the key, not to one version: keep them.
-    tx.execute(
+    tx.prepare_cached(
         "DELETE FROM procurement_quality_findings WHERE contract_rowid = ?1 AND code NOT LIKE 'doublon%'",
+    )?
+    .execute(
         [rowid],
     )?;
     let mut position = 0i64;
     for s in &c.suppliers {
         let supplier = upsert_supplier(tx, s)?;
         // The same supplier listed twice (seen in the wild) is stored once.
-        let n = tx.execute(
+        let n = tx.prepare_cached(
             "INSERT INTO procurement_contract_suppliers(contract_rowid, position, supplier_rowid)
              SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM procurement_contract_suppliers
                WHERE contract_rowid = ?1 AND supplier_rowid = ?3)",
+        )?
+        .execute(
             params![rowid, position, supplier],
         )?;
         position += n as i64;
     }
     for m in &c.modifications {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO procurement_modifications(contract_rowid, seq, object, date_notification,
                 date_publication, duration_months, amount, suppliers_json, raw_json)
              VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-            params![
-                rowid,
-                m.seq,
-                m.object,
-                clean_date(
-                    m.date_notification
-                        .as_deref()
-                        .or(m.date_signature.as_deref())
-                ),
-                clean_date(m.date_publication.as_deref()),
-                m.duration_months,
-                m.amount,
-                parties_json(&m.suppliers),
-                m.raw.to_string(),
-            ],
-        )?;
+        )?
+        .execute(params![
+            rowid,
+            m.seq,
+            m.object,
+            clean_date(
+                m.date_notification
+                    .as_deref()
+                    .or(m.date_signature.as_deref())
+            ),
+            clean_date(m.date_publication.as_deref()),
+            m.duration_months,
+            m.amount,
+            parties_json(&m.suppliers),
+            m.raw.to_string(),
+        ])?;
     }
     for f in findings {
         add_finding(tx, rowid, f)?;
@@ -429,11 +427,11 @@ pub fn store_contract(
 }
 
 pub fn add_finding(tx: &Connection, rowid: i64, f: &Finding) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR IGNORE INTO procurement_quality_findings(contract_rowid, code, field, detail)
          VALUES (?1, ?2, ?3, ?4)",
-        params![rowid, f.code, f.field, f.detail],
-    )?;
+    )?
+    .execute(params![rowid, f.code, f.field, f.detail])?;
     Ok(())
 }
 

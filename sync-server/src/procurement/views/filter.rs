@@ -9,6 +9,8 @@ use crate::procurement::quality::clean_date;
 /// Amounts publishers type instead of the real one (see `quality::PLACEHOLDER_AMOUNTS`);
 /// 0 is kept out of this list because it does not distort sums.
 pub const AMOUNT_SQL: &str = "(CASE WHEN c.amount IN (222222, 999999, 999999999) OR c.amount < 0 THEN NULL ELSE c.amount END)";
+/// The placeholder amounts of [`AMOUNT_SQL`], as an SQL list.
+pub const PLACEHOLDER_AMOUNTS_SQL: &str = "(222222, 999999, 999999999)";
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Filter {
@@ -211,12 +213,20 @@ impl Filter {
         );
         text("c.cpv_division = ?", &self.cpv);
         text("c.procedure = ?", &self.procedure);
+        // `AMOUNT_SQL` within [min, max), spelled on the bare column so the amount index
+        // serves the range (bounds are never negative: `amount` refuses them).
+        if self.min.is_some() || self.max.is_some() {
+            clauses.push(format!("c.amount NOT IN {PLACEHOLDER_AMOUNTS_SQL}"));
+        }
         if let Some(min) = self.min {
-            clauses.push(format!("{AMOUNT_SQL} >= ?"));
+            clauses.push("c.amount >= ?".to_string());
             args.push(SqlValue::Real(min));
         }
         if let Some(max) = self.max {
-            clauses.push(format!("{AMOUNT_SQL} < ?"));
+            if self.min.is_none() {
+                clauses.push("c.amount >= 0".to_string());
+            }
+            clauses.push("c.amount < ?".to_string());
             args.push(SqlValue::Real(max));
         }
         match self.modified {

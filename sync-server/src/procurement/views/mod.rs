@@ -13,6 +13,7 @@ pub mod redflags;
 pub mod render;
 pub mod schema;
 pub mod stats;
+pub mod summary;
 pub mod thresholds;
 
 use std::collections::HashMap;
@@ -152,6 +153,13 @@ impl From<crate::procurement::db::DbError> for ViewError {
     }
 }
 
+impl From<summary::SummaryError> for ViewError {
+    fn from(e: summary::SummaryError) -> Self {
+        tracing::error!(error = %e, "procurement summary refresh failed");
+        ViewError::Internal
+    }
+}
+
 impl From<rusqlite::Error> for ViewError {
     fn from(e: rusqlite::Error) -> Self {
         tracing::error!(error = %e, "procurement view query failed");
@@ -229,6 +237,19 @@ fn compute(
     cfg: &OcdsConfig,
     by_year: bool,
 ) -> Result<Page, ViewError> {
+    match view {
+        View::Contract(rowid) => Ok(detail::contract(conn, *rowid, cfg)?),
+        other => compute_list(conn, other, f, by_year),
+    }
+}
+
+/// Every view but the contract page (which needs the OCDS configuration).
+fn compute_list(
+    conn: &rusqlite::Connection,
+    view: &View,
+    f: &Filter,
+    by_year: bool,
+) -> Result<Page, ViewError> {
     Ok(match view {
         View::Overview => pages::overview(conn, f)?,
         View::OverTime => pages::over_time(conn, f, by_year)?,
@@ -244,7 +265,7 @@ fn compute(
         View::Concentration => pages::concentration(conn, f)?,
         View::Quality => pages::quality(conn, f)?,
         View::Contracts => detail::contracts(conn, f)?,
-        View::Contract(rowid) => detail::contract(conn, *rowid, cfg)?,
+        View::Contract(_) => return Err(ViewError::NotFound),
         View::Flags => detail::flags_index(conn, f)?,
         View::Flag(slug) => detail::flag(conn, slug, f)?,
     })
@@ -281,18 +302,76 @@ async fn respond(
     let result = match (View::resolve(&rest), Filter::parse(&pairs)) {
         (None, _) => Err(ViewError::NotFound),
         (Some(_), Err(e)) => Err(ViewError::Filter(e)),
-        (Some(view), Ok(filter)) => {
-            let cfg = ocds_config(&state);
-            let db = state.db.clone();
-            let f = filter.clone();
-            match tokio::task::spawn_blocking(move || build(&db, &view, &f, &cfg, by_year)).await {
-                Ok(r) => r.map(|p| (p, filter)),
-                Err(_) => Err(ViewError::Internal),
+        (Some(view), Ok(filter))
+            if filter.is_empty() && filter.page == 1 && path == summary::view_path(&view) =>
+        {
+            // Page 1 of an unfiltered view: stored by the last import's refresh.
+            if let Some(key) = summary::page_key(&view, by_year) {
+                let rendering = match format {
+                    Format::Html => summary::Rendering::Html,
+                    Format::Csv => summary::Rendering::Csv,
+                    Format::Json => summary::Rendering::Json,
+                };
+                let db = state.db.clone();
+                let stored = tokio::task::spawn_blocking(move || {
+                    db.read(|c| summary::stored_page(c, &key, rendering).map_err(ViewError::from))
+                })
+                .await;
+                if let Ok(Ok(Some((body, slug)))) = stored {
+                    return stored_response(body, &slug, format);
+                }
             }
+            computed(&state, view, filter, by_year).await
         }
+        (Some(view), Ok(filter)) => computed(&state, view, filter, by_year).await,
     };
+    finish(result, format, &path, by_year)
+}
+
+/// A stored unfiltered page, with the headers `finish` would give it.
+fn stored_response(body: String, slug: &str, format: Format) -> Response {
+    match format {
+        Format::Html => {
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+        }
+        Format::Csv => {
+            let disposition = format!("attachment; filename=\"{slug}.csv\"");
+            (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (header::CONTENT_DISPOSITION, disposition),
+                ],
+                body,
+            )
+                .into_response()
+        }
+        Format::Json => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+    }
+}
+
+async fn computed(
+    state: &ProcurementState,
+    view: View,
+    filter: Filter,
+    by_year: bool,
+) -> Result<(Arc<Page>, Filter), ViewError> {
+    let cfg = ocds_config(state);
+    let db = state.db.clone();
+    let f = filter.clone();
+    match tokio::task::spawn_blocking(move || build(&db, &view, &f, &cfg, by_year)).await {
+        Ok(r) => r.map(|p| (p, filter)),
+        Err(_) => Err(ViewError::Internal),
+    }
+}
+
+fn finish(
+    result: Result<(Arc<Page>, Filter), ViewError>,
+    format: Format,
+    path: &str,
+    by_year: bool,
+) -> Response {
     match (result, format) {
-        (Ok((page, f)), Format::Html) => match render::html(&page, &f, &path, by_year) {
+        (Ok((page, f)), Format::Html) => match render::html(&page, &f, path, by_year) {
             Ok(body) => {
                 ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
             }

@@ -5,6 +5,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 use super::redflags;
+use super::summary::{self, SummaryError};
 
 const MIGRATIONS: &[&str] = &[
     // 1: covering indexes for the aggregations (the contract rows carry the raw JSON,
@@ -30,6 +31,8 @@ CREATE TABLE procurement_view_state (
     value TEXT NOT NULL
 );
 "#,
+    // 2: summary tables of the unfiltered views (see `summary`), rebuilt with the flags.
+    summary::MIGRATION,
 ];
 
 /// Namespace of the views' tables in `schema_migrations`.
@@ -70,16 +73,17 @@ pub fn current(conn: &Connection) -> rusqlite::Result<Option<String>> {
     Ok((stored.as_deref() == Some(version.as_str())).then_some(version))
 }
 
-/// Recomputes the red flags if the data changed since the last time. Returns the data
-/// version the views now reflect (part of cache keys).
-pub fn refresh(conn: &Connection) -> rusqlite::Result<String> {
+/// Recomputes the red flags and the summary tables if the data changed since the last
+/// time, in one transaction (readers see the old derived data or the new, never a mix).
+/// Returns the data version the views now reflect (part of cache keys).
+pub fn refresh(conn: &Connection) -> Result<String, SummaryError> {
     if let Some(version) = current(conn)? {
         return Ok(version);
     }
     // IMMEDIATE: two requests racing after an import compute once, the second waits
     // and then sees the stored version.
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let result = (|| {
+    let result = (|| -> Result<String, SummaryError> {
         let stored: Option<String> = conn
             .query_row(
                 "SELECT value FROM procurement_view_state WHERE key = 'flags_version'",
@@ -90,11 +94,14 @@ pub fn refresh(conn: &Connection) -> rusqlite::Result<String> {
         let version = data_version(conn)?;
         if stored.as_deref() != Some(version.as_str()) {
             redflags::compute(conn)?;
+            summary::rebuild_aggregates(conn)?;
             conn.execute(
                 "INSERT INTO procurement_view_state(key, value) VALUES ('flags_version', ?1)
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 [&version],
             )?;
+            // After the version: the pages are rendered from the aggregates above.
+            summary::rebuild_pages(conn)?;
         }
         Ok(version)
     })();

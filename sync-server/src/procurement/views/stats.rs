@@ -5,6 +5,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params_from_iter};
 
 use super::filter::{AMOUNT_SQL, Filter};
+use super::summary::{CONTRACTS_ORDER_SQL, Listing};
 use super::thresholds::THRESHOLDS;
 
 /// Amount attributed to one supplier of a contract: co-contractors share it equally.
@@ -36,12 +37,24 @@ pub struct Group {
     pub amount: f64,
 }
 
-fn args_with(mut args: Vec<SqlValue>, extra: &[i64]) -> Vec<SqlValue> {
+pub(super) fn args_with(mut args: Vec<SqlValue>, extra: &[i64]) -> Vec<SqlValue> {
     args.extend(extra.iter().map(|v| SqlValue::Integer(*v)));
     args
 }
 
+/// Headline figures within the filter; unfiltered, from the summary table when it matches
+/// the data.
 pub fn headline(conn: &Connection, f: &Filter) -> rusqlite::Result<Headline> {
+    if f.is_empty()
+        && let Some(h) = super::summary::headline(conn)?
+    {
+        return Ok(h);
+    }
+    headline_computed(conn, f)
+}
+
+/// Headline figures computed from the contracts.
+pub fn headline_computed(conn: &Connection, f: &Filter) -> rusqlite::Result<Headline> {
     let (w, args) = f.where_clause();
     let mut h = conn.query_row(
         &format!(
@@ -120,8 +133,25 @@ pub enum Dimension {
     Procedure,
 }
 
-/// Groups ordered by amount (then count), one page, with the total number of groups.
+/// Groups ordered by amount (then count), one page, with the total number of groups;
+/// unfiltered, from the summary table when it matches the data.
 pub fn groups(
+    conn: &Connection,
+    f: &Filter,
+    dim: Dimension,
+    limit: i64,
+    offset: i64,
+) -> rusqlite::Result<(Vec<Group>, i64)> {
+    if f.is_empty()
+        && let Some(found) = super::summary::groups(conn, dim, limit, offset)?
+    {
+        return Ok(found);
+    }
+    groups_computed(conn, f, dim, limit, offset)
+}
+
+/// Groups computed from the contracts (`limit` -1: all).
+pub fn groups_computed(
     conn: &Connection,
     f: &Filter,
     dim: Dimension,
@@ -439,8 +469,53 @@ pub struct ContractRow {
     pub flag_value: Option<f64>,
 }
 
+/// Columns of a contract row (`ContractRow`), then the flag value expression.
+pub(super) const CONTRACT_COLUMNS_SQL: &str = "c.rowid, c.buyer_id, (SELECT name FROM procurement_buyers b WHERE b.id = c.buyer_id),
+    c.contract_id, c.object, c.date_notification, {AMOUNT_SQL}, c.amount_final, c.procedure,
+    (SELECT group_concat(COALESCE(s.name, s.id), ' ; ') FROM procurement_contract_suppliers cs
+     JOIN procurement_suppliers s ON s.rowid = cs.supplier_rowid WHERE cs.contract_rowid = c.rowid)";
+
+pub(super) fn contract_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContractRow> {
+    Ok(ContractRow {
+        rowid: r.get(0)?,
+        buyer_id: r.get(1)?,
+        buyer_name: r.get(2)?,
+        contract_id: r.get(3)?,
+        object: r.get(4)?,
+        date: r.get(5)?,
+        amount: r.get(6)?,
+        amount_final: r.get(7)?,
+        procedure: r.get(8)?,
+        suppliers: r.get(9)?,
+        flag_value: r.get(10)?,
+    })
+}
+
 /// Filtered contracts, newest first, optionally restricted to one red flag; with the total.
+/// Unfiltered, the total comes from the summary and the page starts from its page mark,
+/// so a deep page costs what the first does.
 pub fn contracts(
+    conn: &Connection,
+    f: &Filter,
+    flag: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> rusqlite::Result<(Vec<ContractRow>, i64)> {
+    if f.is_empty()
+        && flag.is_none()
+        && let Some(h) = super::summary::headline(conn)?
+        && let Some((after, rest)) = super::summary::seek(conn, Listing::Contracts, offset)?
+    {
+        return Ok((
+            super::summary::contracts_after(conn, after, rest, limit)?,
+            h.contracts,
+        ));
+    }
+    contracts_computed(conn, f, flag, limit, offset)
+}
+
+/// Filtered contracts computed from the contracts table (see [`contracts`]).
+pub fn contracts_computed(
     conn: &Connection,
     f: &Filter,
     flag: Option<&str>,
@@ -463,30 +538,16 @@ pub fn contracts(
         params_from_iter(args.clone()),
         |r| r.get(0),
     )?;
+    let columns = CONTRACT_COLUMNS_SQL.replace("{AMOUNT_SQL}", AMOUNT_SQL);
     let mut stmt = conn.prepare(&format!(
-        "SELECT c.rowid, c.buyer_id, (SELECT name FROM procurement_buyers b WHERE b.id = c.buyer_id),
-                c.contract_id, c.object, c.date_notification, {AMOUNT_SQL}, c.amount_final, c.procedure,
-                (SELECT group_concat(COALESCE(s.name, s.id), ' ; ') FROM procurement_contract_suppliers cs
-                 JOIN procurement_suppliers s ON s.rowid = cs.supplier_rowid WHERE cs.contract_rowid = c.rowid),
-                {value}
+        "SELECT {columns}, {value}
          FROM procurement_contracts c {join} WHERE 1 {and}
-         ORDER BY c.date_notification IS NULL, c.date_notification DESC, c.rowid DESC LIMIT ? OFFSET ?"
+         ORDER BY {CONTRACTS_ORDER_SQL} LIMIT ? OFFSET ?"
     ))?;
-    let rows = stmt.query_map(params_from_iter(args_with(args, &[limit, offset])), |r| {
-        Ok(ContractRow {
-            rowid: r.get(0)?,
-            buyer_id: r.get(1)?,
-            buyer_name: r.get(2)?,
-            contract_id: r.get(3)?,
-            object: r.get(4)?,
-            date: r.get(5)?,
-            amount: r.get(6)?,
-            amount_final: r.get(7)?,
-            procedure: r.get(8)?,
-            suppliers: r.get(9)?,
-            flag_value: r.get(10)?,
-        })
-    })?;
+    let rows = stmt.query_map(
+        params_from_iter(args_with(args, &[limit, offset])),
+        contract_row,
+    )?;
     Ok((rows.collect::<rusqlite::Result<Vec<_>>>()?, total))
 }
 
