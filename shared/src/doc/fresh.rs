@@ -8,7 +8,7 @@
 //! history itself: concurrent values of a key (Automerge conflicts) keep only the one readers
 //! see, and text marks are not copied.
 
-use automerge::transaction::{CommitOptions, Transactable};
+use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
 use super::DocError;
@@ -27,11 +27,7 @@ pub fn fresh_history(
     let mut fresh = Automerge::new().with_actor(actor);
     fresh
         .transact_with::<_, _, DocError, _>(
-            |_| {
-                CommitOptions::default()
-                    .with_message(FRESH_HISTORY_MESSAGE.to_owned())
-                    .with_time(now / 1000)
-            },
+            |_| super::commit_options(FRESH_HISTORY_MESSAGE, now),
             |tx| copy_map(source, &ROOT, tx, &ROOT),
         )
         .map_err(|failure| failure.error)?;
