@@ -261,29 +261,40 @@ impl Store {
             bytes_before: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
             bytes_after: u64::try_from(snapshot.len()).unwrap_or(u64::MAX),
         };
+        let read: Vec<ChunkHash> = chunks.iter().map(|c| c.hash).collect();
         let write = StorageWrite::Snapshot {
             doc: *doc,
             hash: chunk_hash(&snapshot),
             bytes: snapshot,
-            replaces: chunks.iter().map(|c| c.hash).collect(),
+            replaces: read.clone(),
         };
+        Ok(self.commit_fold(doc, &read, &write)?.then_some(report))
+    }
+
+    /// Stores a compaction's snapshot `write` if every chunk it folded (`read`) is still
+    /// there; `false` (nothing written) if another connection replaced one meanwhile (a
+    /// concurrent compaction, or a new history that erased the old one): folding what was
+    /// read would bring back what that replacement removed.
+    fn commit_fold(
+        &mut self,
+        doc: &DocumentId,
+        read: &[ChunkHash],
+        write: &StorageWrite,
+    ) -> Result<bool, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Another connection may have replaced these chunks meanwhile (a concurrent compaction,
-        // or a new history that erased the old one): folding what was read would then bring
-        // back what it removed. Only fold chunks that are all still there.
         let mut still_there =
             tx.prepare_cached("SELECT 1 FROM chunks WHERE doc_id = ?1 AND hash = ?2")?;
-        for chunk in &chunks {
-            if !still_there.exists(params![doc.as_bytes().as_slice(), chunk.hash.as_slice()])? {
-                return Ok(None);
+        for hash in read {
+            if !still_there.exists(params![doc.as_bytes().as_slice(), hash.as_slice()])? {
+                return Ok(false);
             }
         }
         drop(still_there);
-        apply_one(&tx, &write)?;
+        apply_one(&tx, write)?;
         tx.commit()?;
-        Ok(Some(report))
+        Ok(true)
     }
 
     /// [`Store::compact`] if `policy` says the document's chunks call for it.
