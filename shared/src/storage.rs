@@ -32,6 +32,14 @@ pub enum StorageWrite {
         bytes: Vec<u8>,
         replaces: Vec<ChunkHash>,
     },
+    /// A new history for the document (e.g. a fresh document holding only the current state
+    /// of an old one, to erase what the old history held): every stored chunk, folded-chunk
+    /// record and sync state of the document is deleted and the snapshot inserted, atomically.
+    Replace {
+        doc: DocumentId,
+        hash: ChunkHash,
+        bytes: Vec<u8>,
+    },
     /// The encoded `automerge::sync::State` for (document, peer), so that a reconnecting
     /// peer does not resend what both sides already share.
     SyncState {
@@ -54,6 +62,7 @@ impl StorageWrite {
         match self {
             Self::Incremental { doc, .. }
             | Self::Snapshot { doc, .. }
+            | Self::Replace { doc, .. }
             | Self::SyncState { doc, .. } => doc,
         }
     }

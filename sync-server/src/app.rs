@@ -77,7 +77,10 @@ impl AppState {
     /// when `db` is), with compaction on its own connection for a file.
     pub fn new(db: Db, config: ServerConfig) -> Result<Self, SyncError> {
         let (store, compaction_store) = match db.path() {
-            Some(path) => (Store::open(path)?, Some(Store::open(path)?)),
+            Some(path) => (
+                secure_delete(Store::open(path)?)?,
+                Some(secure_delete(Store::open(path)?)?),
+            ),
             None => (Store::open_in_memory()?, None),
         };
         let mut limits = config.sync_limits.clone();
@@ -110,6 +113,17 @@ impl AppState {
     pub fn now(&self) -> i64 {
         (self.clock)()
     }
+}
+
+/// `PRAGMA secure_delete = ON`: what a store connection deletes (chunks of an old history,
+/// chunks folded by compaction) is overwritten with zeros, in the page and in freed overflow
+/// pages, rather than left readable in free space of the file (DESIGN §8, retention).
+fn secure_delete(store: Store) -> Result<Store, SyncError> {
+    store
+        .connection()
+        .pragma_update(None, "secure_delete", "ON")
+        .map_err(carnet_shared::store::StoreError::from)?;
+    Ok(store)
 }
 
 fn system_now_ms() -> i64 {

@@ -31,7 +31,7 @@ use crate::app::AppState;
 use crate::auth::{PeerId, Principal, Scope, TokenId};
 use crate::error::ApiError;
 use actor::{Actor, Input};
-pub use actor::{ActorConfig, DocumentEdit, DocumentSnapshot, SyncError};
+pub use actor::{ActorConfig, Checkpoint, DocumentEdit, DocumentSnapshot, SyncError};
 
 /// Frames the hub may queue for one connection before it is considered too slow.
 pub const OUTGOING_QUEUE: usize = 64;
@@ -143,6 +143,15 @@ impl Registry {
     /// The peer id bound to a connection, for logs.
     pub fn peer_of(&self, connection_id: u64) -> Option<String> {
         self.lock().get(&connection_id).map(|c| c.peer_id.0.clone())
+    }
+
+    /// The connections bound to one of `peers`.
+    pub fn connections_of_peers(&self, peers: &std::collections::BTreeSet<String>) -> Vec<u64> {
+        self.lock()
+            .iter()
+            .filter(|(_, c)| peers.contains(&c.peer_id.0))
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     pub fn ids(&self) -> Vec<u64> {
@@ -320,6 +329,53 @@ impl SyncHub {
                 edit,
                 reply,
             })
+            .await
+            .map_err(|_| SyncError::Stopped)?;
+        answer.await.map_err(|_| SyncError::Stopped)?
+    }
+
+    /// Replaces a stored document's history by a fresh one holding only its current state,
+    /// written by `actor` at `now` (see [`actor::Input::ReplaceHistory`]). Durable on return.
+    pub async fn replace_history(
+        &self,
+        doc: DocumentId,
+        actor: ActorId,
+        now: i64,
+    ) -> Result<(), SyncError> {
+        let (reply, answer) = oneshot::channel();
+        self.inputs
+            .send(Input::ReplaceHistory {
+                doc,
+                actor,
+                now,
+                reply,
+            })
+            .await
+            .map_err(|_| SyncError::Stopped)?;
+        answer.await.map_err(|_| SyncError::Stopped)?
+    }
+
+    /// Makes the sync actor forget every connection bound to one of `peers` (revoked
+    /// tokens) before it handles anything queued after this call, and closes them. Returns
+    /// how many connections there were.
+    pub async fn disconnect_peers(
+        &self,
+        peers: std::collections::BTreeSet<String>,
+    ) -> Result<usize, SyncError> {
+        let (reply, answer) = oneshot::channel();
+        self.inputs
+            .send(Input::DisconnectPeers { peers, reply })
+            .await
+            .map_err(|_| SyncError::Stopped)?;
+        answer.await.map_err(|_| SyncError::Stopped)
+    }
+
+    /// `PRAGMA wal_checkpoint(TRUNCATE)` on the chunk store, once everything queued before is
+    /// durable.
+    pub async fn checkpoint(&self) -> Result<Checkpoint, SyncError> {
+        let (reply, answer) = oneshot::channel();
+        self.inputs
+            .send(Input::Checkpoint { reply })
             .await
             .map_err(|_| SyncError::Stopped)?;
         answer.await.map_err(|_| SyncError::Stopped)?

@@ -291,7 +291,7 @@ async fn simulated_night_through_the_real_server_consolidates_to_the_ground_trut
         }
         v
     };
-    assert_eq!(without_time(after), without_time(before));
+    assert_eq!(without_time(after), without_time(before.clone()));
     let (_, again) = server
         .api(
             "POST",
@@ -302,6 +302,35 @@ async fn simulated_night_through_the_real_server_consolidates_to_the_ground_trut
         .await
         .unwrap();
     assert_eq!(again["purged"], 0, "{again}");
+
+    // Closing the night (fresh histories, devices revoked) keeps the figures to the byte.
+    let asked = std::time::Instant::now();
+    let (status, closed) = server
+        .api("POST", &format!("/api/nights/{n}/close"), token, None)
+        .await
+        .unwrap();
+    println!(
+        "close of {} team documents answered in {:?}: {closed}",
+        night.teams.len(),
+        asked.elapsed()
+    );
+    assert_eq!(status, StatusCode::OK, "{closed}");
+    assert_eq!(closed["unreadable"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        closed["rewritten"].as_u64(),
+        Some(night.teams.len() as u64 - 1)
+    );
+    let after_close = server
+        .api(
+            "GET",
+            &format!("/api/nights/{n}/consolidation"),
+            token,
+            None,
+        )
+        .await
+        .unwrap()
+        .1;
+    assert_eq!(without_time(after_close), without_time(before));
 }
 
 /// Data rows of a CSV body (header left out).

@@ -14,6 +14,7 @@
 //!   strict about types.
 
 mod encounter;
+mod fresh;
 mod night;
 mod review;
 mod team;
@@ -31,6 +32,7 @@ pub use encounter::{
     FieldConflict, edit_encounter, encounter_conflicts, purge_distinctive_signs, read_encounter,
     record_encounter,
 };
+pub use fresh::{FRESH_HISTORY_MESSAGE, fresh_history};
 pub use night::{
     create_night, put_sector, put_team_ref, read_night, remove_sector, set_questionnaire,
     write_night,

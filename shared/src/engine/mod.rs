@@ -171,6 +171,39 @@ impl Engine {
         Ok(step)
     }
 
+    /// Server: replaces a document's history by `data` (e.g. a fresh document holding only
+    /// its current state): one [`StorageWrite::Replace`] drops every stored chunk and sync
+    /// state of the document. Connections that had it open are closed
+    /// ([`CloseReason::HistoryReplaced`]): their sync states describe the old history, and
+    /// continuing with them makes the two sides loop; a reconnect starts afresh. Whoever still
+    /// holds the old history with write access must be kept away (revoked): syncing it back
+    /// would merge the old history in again.
+    pub fn replace_document(&mut self, doc: DocumentId, data: Automerge) -> Step {
+        let mut step = Step::default();
+        let data = data.with_actor(self.passive_actor());
+        let bytes = data.save();
+        step.writes.push(StorageWrite::Replace {
+            doc,
+            hash: chunk_hash(&bytes),
+            bytes,
+        });
+        step.events.push(Event::DocumentChanged {
+            doc,
+            heads: data.get_heads(),
+        });
+        self.docs.insert(doc, data);
+        let had_it: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.docs.contains_key(&doc))
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in had_it {
+            self.close(conn, CloseReason::HistoryReplaced, &mut step);
+        }
+        step
+    }
+
     /// Client: asks connected peers for a document we only know by id (an empty local
     /// document is kept and filled when the server answers; `Event::DocUnavailable` otherwise).
     pub fn want_document(&mut self, doc: DocumentId, actor: ActorId) -> Step {

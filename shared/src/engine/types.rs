@@ -138,6 +138,10 @@ pub enum CloseReason {
     /// The peer sent an `error` frame (its text is not kept).
     #[error("peer reported an error")]
     PeerError,
+    /// The server replaced a document this connection had open by a new history; the peer
+    /// must reconnect (with fresh sync states) to see it.
+    #[error("document history replaced")]
+    HistoryReplaced,
 }
 
 impl CloseReason {

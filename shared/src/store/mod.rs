@@ -233,7 +233,8 @@ impl Store {
     /// The chunks are read, loaded and saved outside any write lock; the snapshot is then
     /// inserted and exactly the chunks that were read are deleted, in one transaction. A chunk
     /// appended meanwhile (by another connection) is not among them and survives, so nothing
-    /// is lost. Returns `None` when there is nothing to fold.
+    /// is lost; if one of the chunks read is gone meanwhile (replaced by another connection),
+    /// nothing is written. Returns `None` when there is nothing to fold (or it was skipped).
     pub fn compact(&mut self, doc: &DocumentId) -> Result<Option<CompactionReport>, StoreError> {
         let chunks = self.read_chunks(doc)?;
         let already_compact = match chunks.as_slice() {
@@ -260,13 +261,40 @@ impl Store {
             bytes_before: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
             bytes_after: u64::try_from(snapshot.len()).unwrap_or(u64::MAX),
         };
-        self.apply(&[StorageWrite::Snapshot {
+        let read: Vec<ChunkHash> = chunks.iter().map(|c| c.hash).collect();
+        let write = StorageWrite::Snapshot {
             doc: *doc,
             hash: chunk_hash(&snapshot),
             bytes: snapshot,
-            replaces: chunks.into_iter().map(|c| c.hash).collect(),
-        }])?;
-        Ok(Some(report))
+            replaces: read.clone(),
+        };
+        Ok(self.commit_fold(doc, &read, &write)?.then_some(report))
+    }
+
+    /// Stores a compaction's snapshot `write` if every chunk it folded (`read`) is still
+    /// there; `false` (nothing written) if another connection replaced one meanwhile (a
+    /// concurrent compaction, or a new history that erased the old one): folding what was
+    /// read would bring back what that replacement removed.
+    fn commit_fold(
+        &mut self,
+        doc: &DocumentId,
+        read: &[ChunkHash],
+        write: &StorageWrite,
+    ) -> Result<bool, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut still_there =
+            tx.prepare_cached("SELECT 1 FROM chunks WHERE doc_id = ?1 AND hash = ?2")?;
+        for hash in read {
+            if !still_there.exists(params![doc.as_bytes().as_slice(), hash.as_slice()])? {
+                return Ok(false);
+            }
+        }
+        drop(still_there);
+        apply_one(&tx, write)?;
+        tx.commit()?;
+        Ok(true)
     }
 
     /// [`Store::compact`] if `policy` says the document's chunks call for it.
@@ -420,6 +448,19 @@ fn apply_one(tx: &Transaction<'_>, write: &StorageWrite) -> Result<(), StoreErro
                 delete.execute(params![doc.as_bytes().as_slice(), replaced.as_slice()])?;
                 fold.execute(params![doc.as_bytes().as_slice(), replaced.as_slice()])?;
             }
+        }
+        StorageWrite::Replace { doc, hash, bytes } => {
+            validate_chunk(doc, hash, bytes)?;
+            ensure_document(tx, doc)?;
+            let id = doc.as_bytes();
+            for table in ["chunks", "folded_chunks", "sync_states"] {
+                tx.prepare_cached(&format!("DELETE FROM {table} WHERE doc_id = ?1"))?
+                    .execute(params![id.as_slice()])?;
+            }
+            tx.prepare_cached(
+                "INSERT INTO chunks (doc_id, hash, kind, bytes) VALUES (?1, ?2, 'snapshot', ?3)",
+            )?
+            .execute(params![id.as_slice(), hash.as_slice(), bytes])?;
         }
         StorageWrite::SyncState { doc, peer, bytes } => {
             ensure_document(tx, doc)?;

@@ -497,3 +497,122 @@ mod model {
         }
     }
 }
+
+#[test]
+fn a_replace_write_drops_every_chunk_fold_and_sync_state_of_the_document() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut team = TeamDoc::new(doc_id(20), "aa20");
+    let mut other = TeamDoc::new(doc_id(21), "aa21");
+    for n in 0..4 {
+        store.apply(&[team.record(n), other.record(n)]).unwrap();
+    }
+    store.compact(&doc_id(20)).unwrap().unwrap();
+    store.apply(&[team.record(4)]).unwrap();
+    let sync_state = |doc| StorageWrite::SyncState {
+        doc,
+        peer: "device-a/storage".to_owned(),
+        bytes: vec![1, 2, 3],
+    };
+    store
+        .apply(&[sync_state(doc_id(20)), sync_state(doc_id(21))])
+        .unwrap();
+
+    // A fresh history: one encounter only, written by another actor.
+    let mut fresh = TeamDoc::new(doc_id(20), "bb20");
+    fresh.record(99);
+    let bytes = fresh.doc.save();
+    store
+        .apply(&[StorageWrite::Replace {
+            doc: doc_id(20),
+            hash: chunk_hash(&bytes),
+            bytes: bytes.clone(),
+        }])
+        .unwrap();
+
+    assert_eq!(store.load_document(&doc_id(20)).unwrap(), Some(bytes));
+    let stats = store.chunk_stats(&doc_id(20)).unwrap();
+    assert_eq!((stats.snapshot_chunks, stats.incremental_chunks), (1, 0));
+    assert_eq!(
+        store
+            .load_sync_state(&doc_id(20), "device-a/storage")
+            .unwrap(),
+        None
+    );
+    let folded: i64 = store
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM folded_chunks WHERE doc_id = ?1",
+            params![doc_id(20).as_bytes().as_slice()],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(folded, 0);
+    let loaded = store.load_automerge(&doc_id(20)).unwrap().unwrap();
+    assert_eq!(encounter_seqs(&loaded), vec![99]);
+    // The other document is untouched.
+    let untouched = store.load_automerge(&doc_id(21)).unwrap().unwrap();
+    assert_eq!(encounter_seqs(&untouched), vec![0, 1, 2, 3]);
+    assert!(
+        store
+            .load_sync_state(&doc_id(21), "device-a/storage")
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[test]
+fn a_compaction_racing_a_replaced_history_writes_nothing() {
+    // The compactor read the old chunks and made its snapshot; meanwhile the sync actor's
+    // connection replaced the history. Storing that snapshot would bring the old history back.
+    let mut store = Store::open_in_memory().unwrap();
+    let mut team = TeamDoc::new(doc_id(22), "aa22");
+    for n in 0..3 {
+        store.apply(&[team.record(n)]).unwrap();
+    }
+    let read: Vec<ChunkHash> = store
+        .read_chunks(&doc_id(22))
+        .unwrap()
+        .iter()
+        .map(|c| c.hash)
+        .collect();
+    let old_snapshot = store.load_automerge(&doc_id(22)).unwrap().unwrap().save();
+    let fold = StorageWrite::Snapshot {
+        doc: doc_id(22),
+        hash: chunk_hash(&old_snapshot),
+        bytes: old_snapshot,
+        replaces: read.clone(),
+    };
+    let mut fresh = TeamDoc::new(doc_id(22), "bb22");
+    fresh.record(7);
+    let fresh_bytes = fresh.doc.save();
+    store
+        .apply(&[StorageWrite::Replace {
+            doc: doc_id(22),
+            hash: chunk_hash(&fresh_bytes),
+            bytes: fresh_bytes.clone(),
+        }])
+        .unwrap();
+
+    assert!(!store.commit_fold(&doc_id(22), &read, &fold).unwrap());
+    assert_eq!(store.load_document(&doc_id(22)).unwrap(), Some(fresh_bytes));
+    // With the chunks still there, the same fold is stored.
+    let mut other = TeamDoc::new(doc_id(23), "aa23");
+    for n in 0..2 {
+        store.apply(&[other.record(n)]).unwrap();
+    }
+    let read: Vec<ChunkHash> = store
+        .read_chunks(&doc_id(23))
+        .unwrap()
+        .iter()
+        .map(|c| c.hash)
+        .collect();
+    let snapshot = store.load_automerge(&doc_id(23)).unwrap().unwrap().save();
+    let fold = StorageWrite::Snapshot {
+        doc: doc_id(23),
+        hash: chunk_hash(&snapshot),
+        bytes: snapshot,
+        replaces: read.clone(),
+    };
+    assert!(store.commit_fold(&doc_id(23), &read, &fold).unwrap());
+    assert_eq!(store.chunk_stats(&doc_id(23)).unwrap().total_chunks(), 1);
+}

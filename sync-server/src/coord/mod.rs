@@ -1,6 +1,7 @@
 //! The coordinators' night set-up and live progress, under `/api/nights/{night_id}/…`:
 //! sector map import, team sector assignment, questionnaire publication, enrolment QR sheets,
-//! progress (JSON, SVG map, HTML table); and the retention purge of field-only free text.
+//! progress (JSON, SVG map, HTML table); the retention purge of field-only free text and the
+//! closing of the night (erasure from history, devices locked out).
 //!
 //! Every route takes the admin token or a coordinator token of that night. Documents are
 //! changed through the sync actor ([`crate::sync::SyncHub::edit_document`]), so the change is

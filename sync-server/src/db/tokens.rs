@@ -183,6 +183,52 @@ pub fn revoke_token(conn: &Connection, id: TokenId, now: i64) -> Result<bool, Db
     Ok(changed == 1)
 }
 
+/// What closing a night did to its devices' access.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NightDevicesRevoked {
+    /// The team-member tokens revoked now (id, peer id), for the live revocation signal.
+    pub tokens: Vec<(TokenId, PeerId)>,
+    /// Unused enrolment codes of the night's teams, spent so that no device enrols again.
+    pub codes_voided: usize,
+}
+
+/// Revokes at `now` every team-member token of the night that is still active and spends its
+/// unused enrolment codes, atomically. Coordinator and admin tokens are left alone.
+pub fn revoke_night_devices(
+    conn: &mut Connection,
+    night_id: Uuid,
+    now: i64,
+) -> Result<NightDevicesRevoked, DbError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let night = night_id.to_string();
+    let tokens = {
+        let mut stmt = tx.prepare(
+            "UPDATE server_tokens SET revoked_at = ?2
+              WHERE night_id = ?1 AND role = 'team-member' AND revoked_at IS NULL
+              RETURNING id, peer_id",
+        )?;
+        let rows = stmt
+            .query_map(params![night, now], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(id, peer)| Ok((TokenId(uuid_from_text(&id)?), PeerId(peer))))
+            .collect::<Result<Vec<_>, DbError>>()?
+    };
+    let codes_voided = tx.execute(
+        "UPDATE server_enrolment_codes SET used_at = ?2
+          WHERE used_at IS NULL
+            AND team_id IN (SELECT id FROM server_teams WHERE night_id = ?1)",
+        params![night, now],
+    )?;
+    tx.commit()?;
+    Ok(NightDevicesRevoked {
+        tokens,
+        codes_voided,
+    })
+}
+
 /// Creates a coordinator token with a night-wide grant. `None` if the night does not exist.
 pub fn create_coordinator_token(
     conn: &mut Connection,

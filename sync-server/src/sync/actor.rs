@@ -60,6 +60,17 @@ pub enum SyncError {
 }
 
 type Reply = oneshot::Sender<Result<(), SyncError>>;
+type CheckpointReply = oneshot::Sender<Result<Checkpoint, SyncError>>;
+
+/// What `PRAGMA wal_checkpoint(TRUNCATE)` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// False when another connection's reader kept the checkpoint from completing: the WAL
+    /// was not emptied (the next checkpoint will).
+    pub complete: bool,
+    /// WAL frames copied back into the database file.
+    pub frames: i64,
+}
 type ReadReply = oneshot::Sender<Result<Vec<DocumentSnapshot>, SyncError>>;
 
 /// A document as the server holds it, for the coordinators' API (progress, retention).
@@ -99,6 +110,25 @@ pub enum Input {
         actor: ActorId,
         edit: DocumentEdit,
         reply: Reply,
+    },
+    /// Replaces a stored document's history by a fresh document holding its current state
+    /// ([`carnet_shared::doc::fresh_history`], written by `actor` at `now`); connections that
+    /// had it open are closed. Durable on reply.
+    ReplaceHistory {
+        doc: DocumentId,
+        actor: ActorId,
+        now: i64,
+        reply: Reply,
+    },
+    /// Forgets at once every connection bound to one of `peers` (their tokens were revoked):
+    /// nothing they send afterwards is handled. Replies with how many there were.
+    DisconnectPeers {
+        peers: BTreeSet<String>,
+        reply: oneshot::Sender<usize>,
+    },
+    /// `PRAGMA wal_checkpoint(TRUNCATE)` on the store, after the batch is committed.
+    Checkpoint {
+        reply: CheckpointReply,
     },
     /// Copies of stored documents (answered after the batch is durable).
     ReadDocuments {
@@ -148,6 +178,7 @@ fn closing_for(reason: &CloseReason) -> Closing {
         CloseReason::TooManyDocuments => (close_code::POLICY_VIOLATION, "too many documents"),
         CloseReason::PeerLeft => (close_code::NORMAL, "peer left"),
         CloseReason::PeerError => (close_code::NORMAL, "peer reported an error"),
+        CloseReason::HistoryReplaced => (close_code::TRY_AGAIN_LATER, "document history replaced"),
     };
     Closing {
         code,
@@ -164,6 +195,7 @@ struct Batch {
     closes: Vec<(u64, Closing)>,
     replies: Vec<(Reply, Result<(), SyncError>)>,
     reads: Vec<(ReadReply, Result<Vec<DocumentSnapshot>, SyncError>)>,
+    checkpoints: Vec<CheckpointReply>,
     /// Documents changed by sync peers in this batch, with the latest arrival time.
     activity: BTreeMap<DocumentId, i64>,
 }
@@ -275,7 +307,66 @@ impl Actor {
                 let result = self.read_documents(docs, batch);
                 batch.reads.push((reply, result));
             }
+            Input::ReplaceHistory {
+                doc,
+                actor,
+                now,
+                reply,
+            } => {
+                let result = self.replace_history(doc, actor, now, batch);
+                batch.replies.push((reply, result));
+            }
+            Input::DisconnectPeers { peers, reply } => {
+                let conns = self.registry.connections_of_peers(&peers);
+                for &conn in &conns {
+                    self.engine.disconnect(conn);
+                    batch.closes.push((
+                        conn,
+                        Closing {
+                            code: close_code::POLICY_VIOLATION,
+                            reason: "token revoked",
+                            error_message: Some("token revoked"),
+                        },
+                    ));
+                }
+                let _ = reply.send(conns.len());
+            }
+            Input::Checkpoint { reply } => batch.checkpoints.push(reply),
         }
+    }
+
+    fn replace_history(
+        &mut self,
+        doc: DocumentId,
+        actor: ActorId,
+        now: i64,
+        batch: &mut Batch,
+    ) -> Result<(), SyncError> {
+        if !self.engine.has_document(&doc) && !self.load(doc, batch)? {
+            return Err(SyncError::UnknownDocument);
+        }
+        let current = self
+            .engine
+            .document(&doc)
+            .ok_or(SyncError::UnknownDocument)?;
+        let fresh = carnet_shared::doc::fresh_history(current, actor, now)?;
+        let step = self.engine.replace_document(doc, fresh);
+        batch.push_step(step, &self.registry);
+        Ok(())
+    }
+
+    fn checkpoint(&self) -> Result<Checkpoint, SyncError> {
+        let (busy, _log, copied): (i64, i64, i64) = self
+            .store
+            .connection()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .map_err(StoreError::from)?;
+        Ok(Checkpoint {
+            complete: busy == 0,
+            frames: copied.max(0),
+        })
     }
 
     fn read_documents(
@@ -420,6 +511,7 @@ impl Actor {
             closes,
             replies,
             reads,
+            checkpoints,
             activity,
         } = batch;
         let stored = if writes.is_empty() {
@@ -430,6 +522,9 @@ impl Actor {
         };
         if let Err(error) = stored {
             for (reply, _) in reads {
+                let _ = reply.send(Err(SyncError::NotStored));
+            }
+            for reply in checkpoints {
                 let _ = reply.send(Err(SyncError::NotStored));
             }
             return self.storage_failed(error, replies);
@@ -450,6 +545,9 @@ impl Actor {
         }
         for (reply, result) in reads {
             let _ = reply.send(result);
+        }
+        for reply in checkpoints {
+            let _ = reply.send(self.checkpoint());
         }
         if let Some(compactor) = &self.compactor {
             for doc in dirty {

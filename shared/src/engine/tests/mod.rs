@@ -232,6 +232,7 @@ fn from_storage(writes: &[StorageWrite], doc: DocumentId) -> Automerge {
         match w {
             StorageWrite::Incremental { bytes: b, .. }
             | StorageWrite::Snapshot { bytes: b, .. } => bytes.extend_from_slice(b),
+            StorageWrite::Replace { bytes: b, .. } => bytes = b.clone(),
             StorageWrite::SyncState { .. } => {}
         }
     }

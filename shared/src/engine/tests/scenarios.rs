@@ -457,3 +457,80 @@ fn sync_states_of_durable_peers_are_stored_and_restored_on_reconnect() {
     );
     assert!(net.clients[0].engine.server_has_all(&doc));
 }
+
+#[test]
+fn a_replaced_history_is_stored_alone_and_offered_afresh_to_open_connections() {
+    let doc = doc_id(9);
+    let mut net = Net::new(
+        EngineLimits::default(),
+        &["phone-a", "coordinator", "newcomer"],
+    );
+    net.connect(0, rw(doc));
+    net.connect(1, Scope::none().with(doc, Access::ReadOnly));
+    net.run();
+    let step = net.clients[0]
+        .engine
+        .insert_document(doc, team_doc(1, "enc-1"))
+        .unwrap();
+    net.apply_client(0, step);
+    net.run();
+    let step = net.clients[1]
+        .engine
+        .want_document(doc, ActorId::from(vec![2; 16]));
+    net.apply_client(1, step);
+    net.run();
+    net.edit(0, doc, "enc-2", "car");
+    net.run();
+    let old_heads = Net::heads(&net.server.engine, doc);
+
+    // The device holding the old history leaves; the server starts a new history.
+    net.disconnect(0);
+    let mut fresh = AutoCommit::new().with_actor(ActorId::from(vec![7; 16]));
+    fresh.put(ROOT, "schema", 1).unwrap();
+    fresh.put(ROOT, "enc-1", "street").unwrap();
+    fresh.put(ROOT, "enc-2", "car").unwrap();
+    fresh.commit();
+    let fresh = fresh.document().clone();
+    let step = net.server.engine.replace_document(doc, fresh.clone());
+    assert!(matches!(
+        step.writes.as_slice(),
+        [StorageWrite::Replace { .. }]
+    ));
+    // The coordinator's connection had the document open: it is closed (its sync state
+    // describes the old history) and told why.
+    assert_eq!(
+        step.closes,
+        vec![Close {
+            conn: 1,
+            reason: CloseReason::HistoryReplaced
+        }]
+    );
+    assert!(
+        matches!(step.outbound.as_slice(), [o] if o.conn == 1 && matches!(o.frame, Frame::Error(_)))
+    );
+    net.apply_server(step);
+    net.run();
+    // It reconnects with fresh sync states on both sides: the two histories meet, the
+    // read-only server keeps its own, and sync quiesces.
+    net.connect(1, Scope::none().with(doc, Access::ReadOnly));
+    net.run();
+
+    let stored = from_storage(&net.server.writes, doc);
+    assert_eq!(stored.get_heads(), fresh.get_heads());
+    assert_eq!(stored.get_changes(&[]).len(), 1);
+    assert_ne!(stored.get_heads(), old_heads);
+
+    // A newcomer gets the new history only.
+    net.connect(2, Scope::none().with(doc, Access::ReadOnly));
+    net.run();
+    let step = net.clients[2]
+        .engine
+        .want_document(doc, ActorId::from(vec![3; 16]));
+    net.apply_client(2, step);
+    net.run();
+    let got = net.clients[2].engine.document(&doc).unwrap();
+    assert_eq!(got.get_heads(), fresh.get_heads());
+    assert_eq!(got.get_changes(&[]).len(), 1);
+    assert_eq!(net.server.closes.len(), 1);
+    assert_eq!(Net::heads(&net.server.engine, doc), fresh.get_heads());
+}
