@@ -12,7 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use carnet_shared::net::{ClientHandle, LinkProblem, SyncStatus};
 
-use crate::device::ErrorCode;
+use crate::device::{AccessRevoked, ErrorCode};
 use crate::state::{AppState, StatusError, SyncPhase, SyncStatusView, to_millis};
 
 /// How long enrolment waits for the documents to arrive.
@@ -42,6 +42,8 @@ async fn run<R: Runtime>(app: AppHandle<R>, client: ClientHandle) {
     let mut changes = client.subscribe_changes();
     let first = status.borrow_and_update().clone();
     publish(&app, &first);
+    // The token refusal is handled once per client (a kept device goes on showing the error).
+    let mut revocation_handled = false;
     loop {
         tokio::select! {
             changed = status.changed() => {
@@ -50,6 +52,12 @@ async fn run<R: Runtime>(app: AppHandle<R>, client: ClientHandle) {
                 }
                 let now = status.borrow_and_update().clone();
                 publish(&app, &now);
+                if !revocation_handled && token_refused(&now) {
+                    revocation_handled = true;
+                    if access_revoked(&app).await {
+                        return;
+                    }
+                }
             }
             doc = changes.recv() => match doc {
                 Ok(_) | Err(RecvError::Lagged(_)) => {
@@ -57,6 +65,32 @@ async fn run<R: Runtime>(app: AppHandle<R>, client: ClientHandle) {
                 }
                 Err(RecvError::Closed) => return,
             },
+        }
+    }
+}
+
+/// The server refused the token on the sync upgrade (not a network failure).
+fn token_refused(status: &SyncStatus) -> bool {
+    !status.connected && matches!(status.last_error, Some(LinkProblem::Refused(401 | 403)))
+}
+
+/// Lets the device decide (erase or keep, see `Device::on_access_revoked`), tells the UI
+/// (`access-revoked`, then `team-changed`). True when the enrolment is gone (the task ends).
+async fn access_revoked<R: Runtime>(app: &AppHandle<R>) -> bool {
+    let Some(state) = app.try_state::<AppState>() else {
+        return false;
+    };
+    let outcome = state.device().await.on_access_revoked().await;
+    match outcome {
+        Ok(outcome) => {
+            tracing::info!(?outcome, "sync token refused by the server");
+            let _ = app.emit("access-revoked", outcome);
+            let _ = app.emit("team-changed", ());
+            outcome == AccessRevoked::Erased
+        }
+        Err(e) => {
+            tracing::warn!(code = ?e.code(), "handling a refused token failed");
+            false
         }
     }
 }

@@ -125,6 +125,13 @@ export interface EnrolmentView {
   serverUrl: string;
 }
 
+/**
+ * Event `access-revoked`: the server refused this device's token (the coordination closed the
+ * night, or revoked the device). `erased`: everything had reached the server, the night's data
+ * is gone from the device; `kept`: `pending` changes never reached it and stay on the device.
+ */
+export type AccessRevoked = { outcome: 'erased' } | { outcome: 'kept'; pending: number };
+
 export type Unlisten = () => void;
 
 export interface Backend {
@@ -170,6 +177,8 @@ export interface Backend {
   onSyncStatus(handler: (s: SyncStatus) => void): Promise<Unlisten>;
   /** Event `team-changed` (no payload: call `getTeamState`/`listEncounters` again). */
   onTeamChanged(handler: () => void): Promise<Unlisten>;
+  /** Event `access-revoked`, payload `AccessRevoked`. */
+  onAccessRevoked(handler: (r: AccessRevoked) => void): Promise<Unlisten>;
 }
 
 /** Command names, as registered in the Tauri shell. */
@@ -192,7 +201,7 @@ export const COMMANDS = {
   reconnectNow: 'reconnect_now',
 } as const;
 
-export const EVENTS = { syncStatus: 'sync-status', teamChanged: 'team-changed' } as const;
+export const EVENTS = { syncStatus: 'sync-status', teamChanged: 'team-changed', accessRevoked: 'access-revoked' } as const;
 
 function isCode(c: unknown): c is BackendErrorCode {
   return typeof c === 'string' && (BACKEND_ERROR_CODES as readonly string[]).includes(c);

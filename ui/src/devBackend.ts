@@ -383,5 +383,7 @@ export function devBackend(opts: DevOptions = {}): DevBackend {
       teamListeners.add(handler);
       return () => teamListeners.delete(handler);
     },
+    // The dev backend has no server to refuse its token.
+    onAccessRevoked: async () => () => undefined,
   };
 }

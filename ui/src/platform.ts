@@ -7,6 +7,7 @@ import {
   COMMANDS,
   EVENTS,
   toBackendError,
+  type AccessRevoked,
   type Backend,
   type BackendError,
   type SyncStatus,
@@ -59,6 +60,13 @@ export function tauriBackend(): Backend {
     onTeamChanged: async (handler) => {
       try {
         return await listen(EVENTS.teamChanged, () => handler());
+      } catch (e) {
+        throw toBackendError(e);
+      }
+    },
+    onAccessRevoked: async (handler) => {
+      try {
+        return await listen<AccessRevoked>(EVENTS.accessRevoked, (e) => handler(e.payload));
       } catch (e) {
         throw toBackendError(e);
       }

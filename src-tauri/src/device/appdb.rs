@@ -126,6 +126,43 @@ impl AppDb {
         .await
     }
 
+    /// Erases what this device holds of its enrolment: the documents (chunks, sync states,
+    /// the server's last heads), the enrolment (token) and every draft, in one transaction with
+    /// `secure_delete` on and the WAL truncated afterwards, so the bytes leave the file. Only
+    /// with the sync client stopped (it owns the documents otherwise). Blocking work off the
+    /// runtime like every call here.
+    pub async fn erase_enrolment(&self, docs: Vec<DocumentId>) -> Result<(), DeviceError> {
+        self.call(move |s| {
+            s.connection()
+                .pragma_update(None, "secure_delete", "ON")?;
+            let has_heads: bool = s.connection().query_row(
+                "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'net_server_heads'",
+                [],
+                |r| r.get(0),
+            )?;
+            let tx = s.connection_mut().transaction()?;
+            for doc in &docs {
+                tx.execute(
+                    "DELETE FROM documents WHERE doc_id = ?1",
+                    params![doc.as_bytes().as_slice()],
+                )?;
+                if has_heads {
+                    tx.execute(
+                        "DELETE FROM net_server_heads WHERE doc_id = ?1",
+                        params![doc.as_bytes().as_slice()],
+                    )?;
+                }
+            }
+            tx.execute("DELETE FROM app_enrolment", [])?;
+            tx.execute("DELETE FROM app_drafts", [])?;
+            tx.commit()?;
+            s.connection()
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+    }
+
     pub async fn list_drafts(&self) -> Result<Vec<EncounterDraft>, DeviceError> {
         self.call(|s| {
             let mut stmt = s

@@ -42,8 +42,8 @@ pub use climate::{MAX_NEAREST, VolunteerState};
 pub use draft::EncounterDraft;
 pub use error::{DeviceError, ErrorCode};
 pub use types::{
-    AlertKind, AlertRequest, EmergencyNumber, EncounterRecord, Enrolment, EnrolmentKind,
-    EnrolmentView, RecordSyncState, TeamState,
+    AccessRevoked, AlertKind, AlertRequest, EmergencyNumber, EncounterRecord, Enrolment,
+    EnrolmentKind, EnrolmentView, RecordSyncState, TeamState,
 };
 
 use appdb::AppDb;
@@ -184,6 +184,28 @@ impl Device {
             .map_err(|_| DeviceError::Internal("opening the document store"))??;
         self.client = Some(Client::start(config, store).await?);
         Ok(())
+    }
+
+    /// The server refused this device's token (401/403 on the sync upgrade: the coordination
+    /// closed the night, or revoked the device). If the server holds every change, the
+    /// device erases the enrolment's documents, its token and its drafts — after a night's
+    /// close the server rewrote the history without the distinctive signs, and this device's
+    /// copy must never send the old one back. If changes never reached the server, nothing is
+    /// erased: they are the only copy.
+    pub async fn on_access_revoked(&mut self) -> Result<AccessRevoked, DeviceError> {
+        let e = self.enrolment.clone().ok_or(DeviceError::NotEnrolled)?;
+        let pending = self.pending_changes();
+        if pending > 0 {
+            return Ok(AccessRevoked::Kept { pending });
+        }
+        if let Some(client) = self.client.take() {
+            client.shutdown().await;
+        }
+        self.db
+            .erase_enrolment(vec![e.shared_doc, e.own_doc])
+            .await?;
+        self.enrolment = None;
+        Ok(AccessRevoked::Erased)
     }
 
     /// Stops the sync client (everything written is already on disk). Call before dropping

@@ -88,6 +88,18 @@ impl EnrolmentKind {
     }
 }
 
+/// What the device did when the server refused its token (the coordination closed the night,
+/// or revoked this device): event `access-revoked`, `AccessRevoked` in `ui/src/backend.ts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
+pub enum AccessRevoked {
+    /// Everything had reached the server: documents, token and drafts are erased from the
+    /// device (a closed night's history must never be sent back to the server).
+    Erased,
+    /// Changes never reached the server: nothing is erased, the coordination decides.
+    Kept { pending: usize },
+}
+
 /// What the UI may know of an enrolment (`EnrolmentView` in `ui/src/backend.ts`): never the
 /// token. Shown while the device waits for its documents after enrolling.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

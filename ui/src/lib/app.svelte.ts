@@ -1,6 +1,6 @@
 // The app's shared state: the backend, the team as last read, sync status, encounters and drafts.
 // Screens read it and call the backend through it; `team-changed` and `sync-status` keep it fresh.
-import type { Backend, BackendError, EncounterDraft, EncounterRecord, EnrolmentView, SyncStatus, TeamState } from '../backend';
+import type { AccessRevoked, Backend, BackendError, EncounterDraft, EncounterRecord, EnrolmentView, SyncStatus, TeamState } from '../backend';
 import { toBackendError } from '../backend';
 import type { ClimateBackend } from '../climate/backend';
 import type { VolunteerState } from '../climate/model';
@@ -27,6 +27,8 @@ export class AppState {
   raisedFlags = $state<{ id: string; kinds: AlertKind[] } | null>(null);
   loaded = $state(false);
   fatal = $state<BackendError | null>(null);
+  /** A lasting message from the server's side (the night closed by the coordination). */
+  notice = $state<string | null>(null);
   /** A short message after an action (recorded, alert sent…). */
   toast = $state<string | null>(null);
 
@@ -53,6 +55,10 @@ export class AppState {
       else if (this.pendingEnrolment) void this.refresh();
     });
     await backend.onTeamChanged(() => void this.refresh());
+    await backend.onAccessRevoked((r) => {
+      this.notice = accessRevokedNotice(r);
+      void this.refresh();
+    });
     await this.refresh();
     this.loaded = true;
   }
@@ -80,6 +86,14 @@ export class AppState {
       if (this.toast === message) this.toast = null;
     }, 2500);
   }
+}
+
+/** The French notice for `access-revoked`. */
+export function accessRevokedNotice(r: AccessRevoked): string {
+  if (r.outcome === 'erased')
+    return 'La coordination a clôturé la nuit : les données de l’équipe ont été effacées de cet appareil.';
+  const n = r.pending;
+  return `Accès retiré par la coordination. ${n} modification${n > 1 ? 's' : ''} n’${n > 1 ? 'ont' : 'a'} pas atteint le serveur : ${n > 1 ? 'elles restent' : 'elle reste'} sur l’appareil. Prévenez la coordination.`;
 }
 
 export const app = new AppState();

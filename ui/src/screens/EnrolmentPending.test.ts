@@ -51,3 +51,27 @@ describe('enrolment whose documents are late', () => {
     expect(onothercode).toHaveBeenCalledOnce();
   });
 });
+
+describe('access revoked by the coordination', () => {
+  it('says_what_happened_to_the_device_data_after_the_night_is_closed', async () => {
+    const { accessRevokedNotice } = await import('../lib/app.svelte');
+    expect(accessRevokedNotice({ outcome: 'erased' })).toContain('effacées de cet appareil');
+    expect(accessRevokedNotice({ outcome: 'kept', pending: 1 })).toContain('1 modification n’a pas atteint le serveur : elle reste');
+    expect(accessRevokedNotice({ outcome: 'kept', pending: 3 })).toContain('3 modifications n’ont pas atteint le serveur : elles restent');
+  });
+
+  it('the access-revoked event shows the notice and re-reads the state', async () => {
+    const b = devBackend();
+    let fire: ((r: { outcome: 'erased' }) => void) | null = null;
+    b.onAccessRevoked = async (h) => {
+      fire = h as typeof fire;
+      return () => undefined;
+    };
+    const state = new AppState();
+    await state.start(b);
+    const refresh = vi.spyOn(state, 'refresh');
+    fire!({ outcome: 'erased' });
+    expect(state.notice).toContain('clôturé la nuit');
+    expect(refresh).toHaveBeenCalledOnce();
+  });
+});
