@@ -229,3 +229,29 @@ fn procurement_supplier_page_query_is_a_range_of_the_page_key_index() {
         "{plan:?}"
     );
 }
+
+#[test]
+fn procurement_supplier_keys_migration_fills_them_and_keeps_a_current_database_current() {
+    let Some(data) = data_dir() else { return };
+    let cpv = cpv(&data);
+    let (_dir, mut conn) = fresh_db();
+    schema::migrate(&mut conn).unwrap();
+    import_file(
+        &mut conn,
+        &data.join("decp/sources/aife_2019-04-04.json"),
+        &cpv,
+    );
+    schema::refresh(&conn).unwrap();
+    // Back to the views' schema version 2: current derived data, no supplier keys.
+    conn.execute_batch(
+        "DROP TABLE procurement_supplier_keys;
+         UPDATE schema_migrations SET version = 2 WHERE namespace = 'carnet-server.procurement-views';",
+    )
+    .unwrap();
+    let version = schema::current(&conn).unwrap();
+    assert!(version.is_some());
+    schema::migrate(&mut conn).unwrap();
+    // No 10-minute refresh at 1M for this table: the migration filled it.
+    assert_eq!(schema::current(&conn).unwrap(), version);
+    assert_keyed_listing_matches(&conn, "after the migration");
+}
