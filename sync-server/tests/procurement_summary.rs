@@ -409,10 +409,12 @@ fn a_database_from_before_the_summary_tables_gets_them_at_the_next_refresh() {
         &cpv,
     );
     schema::refresh(&conn).unwrap();
-    // Back to the views' schema version 1 with current flags and no summary tables.
+    // Back to the views' schema version 1 with current flags and no summary tables (nor
+    // the supplier keys of version 3).
     conn.execute_batch(
         "DROP TABLE procurement_view_headline; DROP TABLE procurement_view_groups;
          DROP TABLE procurement_page_marks; DROP TABLE procurement_view_pages;
+         DROP TABLE procurement_supplier_keys;
          UPDATE schema_migrations SET version = 1 WHERE namespace = 'carnet-server.procurement-views';",
     )
     .unwrap();

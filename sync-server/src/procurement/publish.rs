@@ -124,12 +124,77 @@ fn row_to_contract(
     model::normalise(&record).map_err(|_| PublishError::Corrupt(rowid))
 }
 
+/// The keyset condition "after contract `after` in the listing order" on the page-key
+/// columns of `alias` (`c` the contracts, `k` the supplier keys), with its arguments.
+fn keyset(
+    conn: &Connection,
+    after: i64,
+    alias: &str,
+) -> Result<(String, Vec<SqlValue>), PublishError> {
+    let (date, buyer, id): (Option<String>, String, String) = conn
+        .query_row(
+            "SELECT date_notification, buyer_id, contract_id FROM procurement_contracts
+             WHERE rowid = ?1",
+            [after],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?
+        .ok_or(PublishError::UnknownCursor(after))?;
+    let mut args = Vec::new();
+    // Rows after (date, buyer, id) in the listing order; NULL dates sort first.
+    let sql = match date {
+        Some(date) => {
+            args.push(SqlValue::Text(date));
+            format!("({alias}.date_notification, {alias}.buyer_id, {alias}.contract_id) > (?, ?, ?)")
+        }
+        None => format!(
+            "(({alias}.date_notification IS NULL AND ({alias}.buyer_id, {alias}.contract_id) > (?, ?))
+              OR {alias}.date_notification IS NOT NULL)"
+        ),
+    };
+    args.push(SqlValue::Text(buyer));
+    args.push(SqlValue::Text(id));
+    Ok((sql, args))
+}
+
+/// The supplier-only filter's supplier row, when its page keys can serve the listing
+/// (see [`super::views::supplier_keys`]); None: the link-table query.
+fn keyed_supplier(conn: &Connection, filter: &ContractFilter) -> Result<Option<i64>, PublishError> {
+    let Some(id) = &filter.supplier else {
+        return Ok(None);
+    };
+    let alone = ContractFilter {
+        supplier: Some(id.clone()),
+        ..ContractFilter::default()
+    };
+    if filter != &alone {
+        return Ok(None);
+    }
+    Ok(super::views::supplier_keys::supplier_rowid(conn, id)?)
+}
+
 /// Contracts matching `filter`, ordered by notification date then id, one page.
 pub fn contracts(
     conn: &Connection,
     filter: &ContractFilter,
     page: Page,
 ) -> Result<Vec<StoredContract>, PublishError> {
+    if let Some(supplier) = keyed_supplier(conn, filter)? {
+        // A range of the supplier's page keys instead of all its contracts sorted.
+        let (clause, mut args) = match page.after {
+            Some(after) => {
+                let (sql, args) = keyset(conn, after, "k")?;
+                (format!("AND {sql}"), args)
+            }
+            None => (String::new(), Vec::new()),
+        };
+        let (limit, offset) = page.limit_offset();
+        args.insert(0, SqlValue::Integer(supplier));
+        args.push(SqlValue::Integer(limit));
+        args.push(SqlValue::Integer(offset));
+        let sql = super::views::supplier_keys::page_sql(&clause);
+        return load(conn, &sql, args);
+    }
     let (mut clause, mut args) = where_clause(filter);
     let (mut page, mut skip) = (page, None);
     if page.after.is_none() && filter == &ContractFilter::default() {
@@ -144,28 +209,8 @@ pub fn contracts(
         }
     }
     if let Some(after) = page.after {
-        let (date, buyer, id): (Option<String>, String, String) = conn
-            .query_row(
-                "SELECT date_notification, buyer_id, contract_id FROM procurement_contracts
-                 WHERE rowid = ?1",
-                [after],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?
-            .ok_or(PublishError::UnknownCursor(after))?;
-        // Rows after (date, buyer, id) in the listing order; NULL dates sort first.
-        let keyset = match date {
-            Some(date) => {
-                args.push(SqlValue::Text(date));
-                "(c.date_notification, c.buyer_id, c.contract_id) > (?, ?, ?)"
-            }
-            None => {
-                "((c.date_notification IS NULL AND (c.buyer_id, c.contract_id) > (?, ?))
-                  OR c.date_notification IS NOT NULL)"
-            }
-        };
-        args.push(SqlValue::Text(buyer));
-        args.push(SqlValue::Text(id));
+        let (keyset, keyset_args) = keyset(conn, after, "c")?;
+        args.extend(keyset_args);
         clause = if clause.is_empty() {
             format!("WHERE {keyset}")
         } else {
@@ -180,7 +225,16 @@ pub fn contracts(
         "SELECT c.rowid, c.kind, c.format, c.raw_json, c.cpv, c.cpv_label FROM procurement_contracts c {clause}
          ORDER BY c.date_notification, c.buyer_id, c.contract_id LIMIT ? OFFSET ?"
     );
-    let mut stmt = conn.prepare(&sql)?;
+    load(conn, &sql, args)
+}
+
+/// Runs a listing query selecting `rowid, kind, format, raw_json, cpv, cpv_label`.
+fn load(
+    conn: &Connection,
+    sql: &str,
+    args: Vec<SqlValue>,
+) -> Result<Vec<StoredContract>, PublishError> {
+    let mut stmt = conn.prepare(sql)?;
     let rows = stmt.query_map(params_from_iter(args), |r| {
         Ok((
             r.get::<_, i64>(0)?,
@@ -214,6 +268,13 @@ pub fn count(conn: &Connection, filter: &ContractFilter) -> Result<i64, PublishE
         && let Some(h) = super::views::summary::headline(conn)?
     {
         return Ok(h.contracts);
+    }
+    if let Some(supplier) = keyed_supplier(conn, filter)? {
+        return Ok(
+            conn.query_row(super::views::supplier_keys::COUNT_SQL, [supplier], |r| {
+                r.get(0)
+            })?,
+        );
     }
     let (clause, args) = where_clause(filter);
     let sql = format!("SELECT COUNT(*) FROM procurement_contracts c {clause}");

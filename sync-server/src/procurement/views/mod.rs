@@ -14,6 +14,7 @@ pub mod render;
 pub mod schema;
 pub mod stats;
 pub mod summary;
+pub mod supplier_keys;
 pub mod thresholds;
 
 use std::collections::HashMap;

@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::redflags;
 use super::summary::{self, SummaryError};
+use super::supplier_keys;
 
 const MIGRATIONS: &[&str] = &[
     // 1: covering indexes for the aggregations (the contract rows carry the raw JSON,
@@ -33,6 +34,8 @@ CREATE TABLE procurement_view_state (
 "#,
     // 2: summary tables of the unfiltered views (see `summary`), rebuilt with the flags.
     summary::MIGRATION,
+    // 3: the supplier listing's page keys (see `supplier_keys`), rebuilt with the summaries.
+    supplier_keys::MIGRATION,
 ];
 
 /// Namespace of the views' tables in `schema_migrations`.
@@ -95,6 +98,7 @@ pub fn refresh(conn: &Connection) -> Result<String, SummaryError> {
         if stored.as_deref() != Some(version.as_str()) {
             redflags::compute(conn)?;
             summary::rebuild_aggregates(conn)?;
+            supplier_keys::rebuild(conn)?;
             conn.execute(
                 "INSERT INTO procurement_view_state(key, value) VALUES ('flags_version', ?1)
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value",
