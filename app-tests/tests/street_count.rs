@@ -478,3 +478,63 @@ async fn enrolment_whose_documents_are_late_waits_then_shows_the_team_without_re
     driver.stop().unwrap();
     server.stop().unwrap();
 }
+
+/// Every byte of a SQLite file and its WAL/SHM.
+fn file_holds(db: &std::path::Path, marker: &str) -> bool {
+    ["", "-wal", "-shm"].iter().any(|suffix| {
+        let mut path = db.as_os_str().to_owned();
+        path.push(suffix);
+        std::fs::read(&path)
+            .is_ok_and(|bytes| bytes.windows(marker.len()).any(|w| w == marker.as_bytes()))
+    })
+}
+
+/// After the night, the coordination closes it (`POST /api/nights/{id}/close`): the server
+/// erases the distinctive signs from its history and refuses the devices' tokens; the app,
+/// whose changes all reached the server, erases its copy of the night and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_night_is_erased_from_the_phone_with_a_french_notice() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path(), 0).await.unwrap();
+    let night = server.night("Équipe 5", 1).await.unwrap();
+    let marker = format!("bonnet-rouge-{}", uuid::Uuid::new_v4().simple());
+
+    let phone = tempfile::tempdir().unwrap();
+    let driver = Driver::start(phone.path()).await.unwrap();
+    let app = driver.launch().await.unwrap();
+    flow::submit_enrolment(&app, &server.url(), &night.codes[0])
+        .await
+        .unwrap();
+    flow::new_encounter(&app).await.unwrap();
+    flow::fill_quick_encounter(&app).await.unwrap();
+    app.fill("#signs", &marker).await.unwrap();
+    flow::record(&app).await.unwrap();
+    wait_all_on_server(&app, 1).await.unwrap();
+    assert!(file_holds(&driver.database(), &marker), "findable before");
+
+    let (status, body) = server
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/nights/{}/close", night.night_id),
+            Some(carnet_app_tests::server::ADMIN_TOKEN),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+
+    let notice = "La coordination a clôturé la nuit : les données de l’équipe ont été effacées de cet appareil.";
+    app.wait_text("main .notice", "the closed-night notice", |t| t == notice)
+        .await
+        .unwrap();
+    app.wait_css("form.enrol").await.unwrap();
+    app.screenshot("08-night-closed").await.unwrap();
+    assert_eq!(enrolment_rows(&driver.database()), 0);
+    assert!(
+        !file_holds(&driver.database(), &marker),
+        "the distinctive signs left the phone's file"
+    );
+    app.close().await.unwrap();
+    driver.stop().unwrap();
+    server.stop().unwrap();
+}
