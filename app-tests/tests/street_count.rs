@@ -479,16 +479,6 @@ async fn enrolment_whose_documents_are_late_waits_then_shows_the_team_without_re
     server.stop().unwrap();
 }
 
-/// Every byte of a SQLite file and its WAL/SHM.
-fn file_holds(db: &std::path::Path, marker: &str) -> bool {
-    ["", "-wal", "-shm"].iter().any(|suffix| {
-        let mut path = db.as_os_str().to_owned();
-        path.push(suffix);
-        std::fs::read(&path)
-            .is_ok_and(|bytes| bytes.windows(marker.len()).any(|w| w == marker.as_bytes()))
-    })
-}
-
 /// After the night, the coordination closes it (`POST /api/nights/{id}/close`): the server
 /// erases the distinctive signs from its history and refuses the devices' tokens; the app,
 /// whose changes all reached the server, erases its copy of the night and says so.
@@ -510,7 +500,10 @@ async fn a_closed_night_is_erased_from_the_phone_with_a_french_notice() {
     app.fill("#signs", &marker).await.unwrap();
     flow::record(&app).await.unwrap();
     wait_all_on_server(&app, 1).await.unwrap();
-    assert!(file_holds(&driver.database(), &marker), "findable before");
+    assert!(
+        carnet_tests::disk::on_disk(&driver.database(), &marker),
+        "findable before"
+    );
 
     let (status, body) = server
         .api(
@@ -531,7 +524,7 @@ async fn a_closed_night_is_erased_from_the_phone_with_a_french_notice() {
     app.screenshot("08-night-closed").await.unwrap();
     assert_eq!(enrolment_rows(&driver.database()), 0);
     assert!(
-        !file_holds(&driver.database(), &marker),
+        !carnet_tests::disk::on_disk(&driver.database(), &marker),
         "the distinctive signs left the phone's file"
     );
     app.close().await.unwrap();

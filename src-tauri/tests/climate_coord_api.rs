@@ -6,7 +6,8 @@
 //! (their counters add up) and the coordinator's progress counts them for the arrondissement.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::future::Future;
+mod common;
+
 use std::time::Duration;
 
 use serde_json::json;
@@ -14,36 +15,14 @@ use uuid::Uuid;
 
 use carnet_app::climate_coord;
 use carnet_app::coordinator::{CoordinatorErrorCode, CoordinatorState};
-use carnet_app::device::{Device, SyncOptions};
+use carnet_app::device::Device;
 use carnet_shared::climate::{AlertLevel, Area, Handout};
 use carnet_shared::model::Millis;
-use carnet_shared::net::Backoff;
 use carnet_tests::server::ADMIN_TOKEN;
 use carnet_tests::{HANG_GUARD, TestServer};
+use common::{eventually, fast_reconnect};
 
 const T0: Millis = 1_782_900_000_000;
-
-fn options() -> SyncOptions {
-    SyncOptions {
-        backoff: Backoff {
-            initial: Duration::from_millis(50),
-            max: Duration::from_millis(500),
-            ..Backoff::default()
-        },
-    }
-}
-
-async fn eventually<F, Fut>(what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + HANG_GUARD;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_coordinator_edits_the_kit_and_level_and_follows_items_handed_out_by_volunteers() {
@@ -117,10 +96,10 @@ async fn a_coordinator_edits_the_kit_and_level_and_follows_items_handed_out_by_v
 
     // Two volunteers get the new kit and level by sync, and hand out items on one visit.
     let wait = Duration::from_secs(20);
-    let mut a = Device::open_with(dir.path().join("a.sqlite3"), [1; 16], options())
+    let mut a = Device::open_with(dir.path().join("a.sqlite3"), [1; 16], fast_reconnect())
         .await
         .unwrap();
-    let mut b = Device::open_with(dir.path().join("b.sqlite3"), [2; 16], options())
+    let mut b = Device::open_with(dir.path().join("b.sqlite3"), [2; 16], fast_reconnect())
         .await
         .unwrap();
     a.enrol(&url, &codes[0], T0, wait).await.unwrap();

@@ -7,47 +7,26 @@
 //! file converge on the same ticks.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
 use uuid::Uuid;
 
-use carnet_app::device::{Device, DeviceError, ErrorCode, SyncOptions};
+use carnet_app::device::{Device, DeviceError, ErrorCode};
 use carnet_shared::climate::{self, AlertLevel, Field, PlaceKind};
 use carnet_shared::ids::DocumentId;
 use carnet_shared::model::Millis;
-use carnet_shared::net::Backoff;
 use carnet_shared::store::Store;
+use carnet_tests::TestServer;
 use carnet_tests::server::ADMIN_TOKEN;
-use carnet_tests::{HANG_GUARD, TestServer};
+use common::{eventually, fast_reconnect, synced};
 
 const KIT: &str = include_str!("../../shared/kits/canicule.json");
 const FOUNTAINS: &str = include_str!("../../shared/kits/fixtures/fontaines-a-boire.csv");
 const T0: Millis = 1_782_900_000_000;
-
-fn options() -> SyncOptions {
-    SyncOptions {
-        backoff: Backoff {
-            initial: Duration::from_millis(50),
-            max: Duration::from_millis(500),
-            ..Backoff::default()
-        },
-    }
-}
-
-async fn eventually<F, Fut>(what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + HANG_GUARD;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// One admin call over real HTTP; the answer's JSON.
 async fn admin(
@@ -79,14 +58,6 @@ async fn field(device: &Device) -> Field {
         .unwrap()
         .expect("the group's field document is on the device")
         .field
-}
-
-async fn synced(device: &Device) -> bool {
-    let Some(client) = device.client() else {
-        return false;
-    };
-    let status = client.status().borrow().clone();
-    status.connected && status.all_synced() && device.pending_changes() == 0
 }
 
 fn server_field(db: &Path, doc: &DocumentId) -> Field {
@@ -136,17 +107,17 @@ async fn two_volunteer_devices_tick_one_visit_offline_and_converge_with_the_serv
     let field_doc = DocumentId::parse_url(group["document_url"].as_str().unwrap()).unwrap();
     let url = format!("http://{addr}");
 
-    let mut a = Device::open_with(dir.path().join("a.sqlite3"), [1; 16], options())
+    let mut a = Device::open_with(dir.path().join("a.sqlite3"), [1; 16], fast_reconnect())
         .await
         .unwrap();
-    let mut b = Device::open_with(dir.path().join("b.sqlite3"), [2; 16], options())
+    let mut b = Device::open_with(dir.path().join("b.sqlite3"), [2; 16], fast_reconnect())
         .await
         .unwrap();
     let wait = Duration::from_secs(20);
     assert!(a.enrol(&url, &codes[0], T0, wait).await.unwrap().is_none());
     assert!(b.enrol(&url, &codes[1], T0, wait).await.unwrap().is_none());
     // A spent volunteer code is refused as such (not as unknown).
-    let mut c = Device::open_with(dir.path().join("c.sqlite3"), [3; 16], options())
+    let mut c = Device::open_with(dir.path().join("c.sqlite3"), [3; 16], fast_reconnect())
         .await
         .unwrap();
     let used = c.enrol(&url, &codes[0], T0, wait).await.unwrap_err();
@@ -178,8 +149,8 @@ async fn two_volunteer_devices_tick_one_visit_offline_and_converge_with_the_serv
         field(&b).await.visits.contains_key(&visit.id)
     })
     .await;
-    eventually("A synced", || synced(&a)).await;
-    eventually("B synced", || synced(&b)).await;
+    eventually("A synced", || async { synced(&a) }).await;
+    eventually("B synced", || async { synced(&b) }).await;
 
     // The server goes away.
     server.stop().await.unwrap();
@@ -242,8 +213,8 @@ async fn two_volunteer_devices_tick_one_visit_offline_and_converge_with_the_serv
         })
         .await;
     }
-    eventually("A synced again", || synced(&a)).await;
-    eventually("B synced again", || synced(&b)).await;
+    eventually("A synced again", || async { synced(&a) }).await;
+    eventually("B synced again", || async { synced(&b) }).await;
     let stored = server_field(&server.db_path, &field_doc);
     assert_eq!(stored.visits.len(), 1);
     assert_eq!(stored.visits[&visit.id].ticks, expected);

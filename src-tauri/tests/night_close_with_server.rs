@@ -6,29 +6,19 @@
 //! never got keeps everything (they are the only copy).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::path::Path;
-use std::time::Duration;
 
 use uuid::Uuid;
 
-use carnet_app::device::{AccessRevoked, Device, EncounterDraft, SyncOptions};
+use carnet_app::device::{AccessRevoked, Device, EncounterDraft};
 use carnet_shared::model::{Alerts, InterviewStatus, Millis, PeopleCounts, Situation, SpaceType};
-use carnet_shared::net::{Backoff, LinkProblem};
+use carnet_shared::net::LinkProblem;
 use carnet_tests::{HANG_GUARD, TestServer};
+use common::{eventually, fast_reconnect, synced};
 
 const T0: Millis = 1_769_814_000_000;
-
-fn options() -> SyncOptions {
-    SyncOptions {
-        backoff: Backoff {
-            initial: Duration::from_millis(50),
-            max: Duration::from_millis(500),
-            ..Backoff::default()
-        },
-    }
-}
 
 fn draft(signs: &str) -> EncounterDraft {
     EncounterDraft {
@@ -53,40 +43,10 @@ fn draft(signs: &str) -> EncounterDraft {
     }
 }
 
-async fn eventually<F, Fut>(what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + HANG_GUARD;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn synced(device: &Device) -> bool {
-    device.client().is_some_and(|c| {
-        let s = c.status().borrow().clone();
-        s.connected && s.all_synced()
-    }) && device.pending_changes() == 0
-}
-
 fn refused(device: &Device) -> bool {
     device.client().is_some_and(|c| {
         let s = c.status().borrow().clone();
         !s.connected && matches!(s.last_error, Some(LinkProblem::Refused(401 | 403)))
-    })
-}
-
-/// Every byte of the SQLite file and its WAL/SHM, as an auditor holding the phone would read
-/// them.
-fn file_holds(db: &Path, marker: &str) -> bool {
-    ["", "-wal", "-shm"].iter().any(|suffix| {
-        let mut path = db.as_os_str().to_owned();
-        path.push(suffix);
-        std::fs::read(&path)
-            .is_ok_and(|bytes| bytes.windows(marker.len()).any(|w| w == marker.as_bytes()))
     })
 }
 
@@ -104,8 +64,12 @@ async fn a_closed_night_erases_a_synced_device_and_keeps_an_unsynced_one() {
     let kept_marker = format!("signe-kept-{}", Uuid::new_v4().simple());
     let db_a = dir.path().join("a.sqlite3");
     let db_b = dir.path().join("b.sqlite3");
-    let mut a = Device::open_with(&db_a, [1; 16], options()).await.unwrap();
-    let mut b = Device::open_with(&db_b, [2; 16], options()).await.unwrap();
+    let mut a = Device::open_with(&db_a, [1; 16], fast_reconnect())
+        .await
+        .unwrap();
+    let mut b = Device::open_with(&db_b, [2; 16], fast_reconnect())
+        .await
+        .unwrap();
     a.enrol(&url, &team.codes[0], T0, HANG_GUARD).await.unwrap();
     b.enrol(&url, &team.codes[1], T0, HANG_GUARD).await.unwrap();
 
@@ -119,7 +83,7 @@ async fn a_closed_night_erases_a_synced_device_and_keeps_an_unsynced_one() {
     })
     .await;
     assert!(
-        file_holds(&db_a, &synced_marker),
+        carnet_tests::disk::on_disk(&db_a, &synced_marker),
         "the marker is findable before"
     );
 
@@ -152,10 +116,10 @@ async fn a_closed_night_erases_a_synced_device_and_keeps_an_unsynced_one() {
     assert!(a.team_state().await.unwrap().is_none());
     assert!(a.list_drafts().await.unwrap().is_empty());
     assert!(
-        !file_holds(&db_a, &synced_marker),
+        !carnet_tests::disk::on_disk(&db_a, &synced_marker),
         "erased from the file's bytes"
     );
-    assert!(!file_holds(&db_a, "brouillon en cours"));
+    assert!(!carnet_tests::disk::on_disk(&db_a, "brouillon en cours"));
 
     let kept = b.on_access_revoked().await.unwrap();
     assert!(
@@ -163,7 +127,10 @@ async fn a_closed_night_erases_a_synced_device_and_keeps_an_unsynced_one() {
         "{kept:?}"
     );
     assert!(b.enrolment_view().is_some());
-    assert!(file_holds(&db_b, &kept_marker), "the only copy stays");
+    assert!(
+        carnet_tests::disk::on_disk(&db_b, &kept_marker),
+        "the only copy stays"
+    );
     assert_eq!(
         b.list_encounters().await.unwrap().len(),
         2,
@@ -173,7 +140,9 @@ async fn a_closed_night_erases_a_synced_device_and_keeps_an_unsynced_one() {
     // A restarted app stays erased (nothing to resume, no client started).
     a.close().await;
     drop(a);
-    let a = Device::open_with(&db_a, [1; 16], options()).await.unwrap();
+    let a = Device::open_with(&db_a, [1; 16], fast_reconnect())
+        .await
+        .unwrap();
     assert!(a.enrolment_view().is_none());
     assert!(a.client().is_none());
     b.close().await;

@@ -4,35 +4,25 @@
 //! restart, and the server's own file as the judge of what it holds.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
 use uuid::Uuid;
 
-use carnet_app::device::{Device, EncounterDraft, RecordSyncState, SyncOptions};
+use carnet_app::device::{Device, EncounterDraft, RecordSyncState};
 use carnet_shared::doc;
 use carnet_shared::model::{
     Alerts, Answer, InterviewStatus, Millis, PeopleCounts, Situation, SpaceType, TallyDimension,
 };
-use carnet_shared::net::Backoff;
 use carnet_shared::store::Store;
-use carnet_tests::{HANG_GUARD, TestServer};
+use carnet_tests::TestServer;
+use common::{eventually, fast_reconnect, synced};
 
 const T0: Millis = 1_769_814_000_000;
 const TALLY: &str = "street:male:from25To34";
-
-fn options() -> SyncOptions {
-    // Short reconnection delays keep the test quick; the policy itself is unit-tested.
-    SyncOptions {
-        backoff: Backoff {
-            initial: Duration::from_millis(50),
-            max: Duration::from_millis(500),
-            ..Backoff::default()
-        },
-    }
-}
 
 fn draft(n: u32) -> EncounterDraft {
     EncounterDraft {
@@ -58,28 +48,6 @@ fn draft(n: u32) -> EncounterDraft {
     }
 }
 
-/// Polls `check` until it is true; fails after the hang guard (not a timing threshold).
-async fn eventually<F, Fut>(what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + HANG_GUARD;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The server acknowledged every change of this device (its reported heads cover them).
-async fn synced(device: &Device) -> bool {
-    let Some(client) = device.client() else {
-        return false;
-    };
-    let status = client.status().borrow().clone();
-    status.connected && status.all_synced() && device.pending_changes() == 0
-}
-
 /// The team document as the server stored it (a second connection to its file).
 fn server_team(db: &Path, team: &carnet_shared::ids::DocumentId) -> carnet_shared::model::Team {
     let stored = Store::open(db).unwrap().load_automerge(team).unwrap();
@@ -98,7 +66,7 @@ async fn encounters_and_a_tally_reach_the_server_across_a_server_stop_and_an_app
     let app_db = dir.path().join("carnet.sqlite3");
 
     // Enrolment over HTTP with a real single-use code; the documents come over /sync.
-    let mut device = Device::open_with(&app_db, [7; 16], options())
+    let mut device = Device::open_with(&app_db, [7; 16], fast_reconnect())
         .await
         .unwrap();
     let state = device
@@ -120,7 +88,7 @@ async fn encounters_and_a_tally_reach_the_server_across_a_server_stop_and_an_app
         ids.insert(device.record_encounter(&draft(n), T0).await.unwrap().id);
     }
     assert_eq!(device.add_to_tally(TALLY, 2, T0).await.unwrap(), 2);
-    eventually("the server acknowledges the first writes", || {
+    eventually("the server acknowledges the first writes", || async {
         synced(&device)
     })
     .await;
@@ -155,7 +123,7 @@ async fn encounters_and_a_tally_reach_the_server_across_a_server_stop_and_an_app
     // The app restarts (same file, same identity), then the server comes back.
     device.close().await;
     drop(device);
-    let device = Device::open_with(&app_db, [8; 16], options())
+    let device = Device::open_with(&app_db, [8; 16], fast_reconnect())
         .await
         .unwrap();
     assert_eq!(
@@ -165,7 +133,7 @@ async fn encounters_and_a_tally_reach_the_server_across_a_server_stop_and_an_app
     );
     assert_eq!(device.list_encounters().await.unwrap().len(), 5);
     let server = TestServer::start_on(&server_dir, addr).await.unwrap();
-    eventually("the offline writes reach the restarted server", || {
+    eventually("the offline writes reach the restarted server", || async {
         synced(&device)
     })
     .await;

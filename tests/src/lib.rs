@@ -5,6 +5,7 @@
 
 pub mod bomb;
 pub mod device;
+pub mod disk;
 pub mod http;
 pub mod js;
 pub mod night;

@@ -5,44 +5,17 @@
 //! documents.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-
 use axum::http::StatusCode;
 use carnet_server::ServerConfig;
 use carnet_shared::doc;
 use carnet_shared::ids::DocumentId;
 use carnet_shared::model::EncounterEdit;
 use carnet_shared::store::{CompactionPolicy, Store};
+use carnet_tests::disk::{contains, markers_on_disk};
 use carnet_tests::{Device, DeviceError, TestServer, encounter};
 use serde_json::{Value, json};
 
 const T0: i64 = 1_769_119_200_000; // 2026-01-22 22:00 UTC
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// The raw bytes of the database file and of its `-wal` and `-shm` files (absent = empty).
-fn file_bytes(db: &Path) -> Vec<(String, Vec<u8>)> {
-    ["", "-wal", "-shm"]
-        .iter()
-        .map(|suffix| {
-            let path = format!("{}{suffix}", db.display());
-            let bytes = std::fs::read(&path).unwrap_or_default();
-            (path, bytes)
-        })
-        .collect()
-}
-
-/// Markers found in the raw files.
-fn markers_on_disk(db: &Path, markers: &[String]) -> Vec<String> {
-    let files = file_bytes(db);
-    markers
-        .iter()
-        .filter(|m| files.iter().any(|(_, b)| contains(b, m.as_bytes())))
-        .cloned()
-        .collect()
-}
 
 /// Markers found anywhere in the stored history of `docs` (uncompressed, so that a marker
 /// inside a DEFLATE-compressed column is found too).
