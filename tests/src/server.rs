@@ -123,6 +123,24 @@ impl TestServer {
         ))
     }
 
+    /// The night's consolidated figures without the time they were computed at (for "the
+    /// figures did not change" comparisons).
+    pub async fn figures(&self, night_id: &str, token: &str) -> anyhow::Result<Value> {
+        let (status, mut body) = self
+            .api(
+                "GET",
+                &format!("/api/nights/{night_id}/consolidation"),
+                Some(token),
+                None,
+            )
+            .await?;
+        ensure!(status == StatusCode::OK, "consolidation: {status} {body}");
+        if let Value::Object(map) = &mut body {
+            map.remove("generatedAt");
+        }
+        Ok(body)
+    }
+
     /// A night with `teams` teams (`Équipe 1`…), each with `codes` enrolment codes.
     pub async fn night(&self, teams: usize, codes: u32) -> anyhow::Result<NightSetup> {
         let (status, night) = self

@@ -490,24 +490,6 @@ fn stored_signs(server: &TestServer, team: &DocumentId) -> Vec<Option<String>> {
         .collect()
 }
 
-/// The consolidated figures without the time they were computed at.
-async fn figures(server: &TestServer, night_id: &str, token: &str) -> Value {
-    let (status, mut body) = server
-        .api(
-            "GET",
-            &format!("/api/nights/{night_id}/consolidation"),
-            Some(token),
-            None,
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::OK, "{body}");
-    if let Value::Object(map) = &mut body {
-        map.remove("generatedAt");
-    }
-    body
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purging_field_data_through_the_running_server_reaches_connected_devices_at_once() {
     const SIGNS: &str = "bonnet rouge, chien noir";
@@ -552,7 +534,7 @@ async fn purging_field_data_through_the_running_server_reaches_connected_devices
     device_b.sync_until_acknowledged(team_b).await.unwrap();
     device_b.go_offline().await;
     assert!(stored_signs(&server, &team_a).contains(&Some(SIGNS.into())));
-    let before = figures(&server, &night_id, &coordinator.token).await;
+    let before = server.figures(&night_id, &coordinator.token).await.unwrap();
 
     // Refused callers change nothing: a device, another night's coordinator, an unknown night.
     let path = format!("/api/nights/{night_id}/purge-field-data");
@@ -611,7 +593,7 @@ async fn purging_field_data_through_the_running_server_reaches_connected_devices
 
     // Counts and consolidation are unchanged.
     assert_eq!(
-        figures(&server, &night_id, &coordinator.token).await,
+        server.figures(&night_id, &coordinator.token).await.unwrap(),
         before
     );
 
@@ -645,7 +627,7 @@ async fn purging_field_data_through_the_running_server_reaches_connected_devices
     }
     let server = TestServer::start(dir.path()).await.unwrap();
     assert_eq!(
-        figures(&server, &night_id, &coordinator.token).await,
+        server.figures(&night_id, &coordinator.token).await.unwrap(),
         before
     );
     server.stop().await.unwrap();

@@ -13,7 +13,7 @@ use carnet_shared::model::EncounterEdit;
 use carnet_shared::store::{CompactionPolicy, Store};
 use carnet_tests::disk::{contains, markers_on_disk};
 use carnet_tests::{Device, DeviceError, TestServer, encounter};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const T0: i64 = 1_769_119_200_000; // 2026-01-22 22:00 UTC
 
@@ -39,23 +39,6 @@ fn store_checkpoint(server: &TestServer) -> (i64, i64, i64) {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })
         .unwrap()
-}
-
-async fn figures(server: &TestServer, night_id: &str, token: &str) -> Value {
-    let (status, mut body) = server
-        .api(
-            "GET",
-            &format!("/api/nights/{night_id}/consolidation"),
-            Some(token),
-            None,
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::OK, "{body}");
-    if let Value::Object(map) = &mut body {
-        map.remove("generatedAt");
-    }
-    body
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,7 +159,7 @@ async fn closing_the_night_erases_distinctive_signs_from_the_server_files_and_lo
         markers
     );
     drop(store);
-    let before = figures(&server, &night_id, &coordinator.token).await;
+    let before = server.figures(&night_id, &coordinator.token).await.unwrap();
 
     // Refused callers change nothing: a device, another night's coordinator.
     let path = format!("/api/nights/{night_id}/close");
@@ -229,7 +212,7 @@ async fn closing_the_night_erases_distinctive_signs_from_the_server_files_and_lo
     }
     drop(store);
     assert_eq!(
-        figures(&server, &night_id, &coordinator.token).await,
+        server.figures(&night_id, &coordinator.token).await.unwrap(),
         before
     );
 
@@ -274,7 +257,7 @@ async fn closing_the_night_erases_distinctive_signs_from_the_server_files_and_lo
     server.stop().await.unwrap();
     let server = TestServer::start_on(dir.path(), addr).await.unwrap();
     assert_eq!(
-        figures(&server, &night_id, &coordinator.token).await,
+        server.figures(&night_id, &coordinator.token).await.unwrap(),
         before
     );
     let store = server.open_store().unwrap();
