@@ -116,6 +116,39 @@ pub async fn enrol(server_url: &str, code: &str) -> Result<Enrolment, DeviceErro
     })
 }
 
+/// Asks the enrolled server itself whether `token` is revoked: `GET {server}/api/me` answers
+/// 401 with the server's own `{"code": "unauthorized"}`. A refusal of the sync upgrade alone
+/// is not enough before erasing anything: a captive portal or a proxy on the way can answer
+/// 401/403 too. `ServerUnreachable` when the server cannot be asked.
+pub async fn token_revoked(server_url: &str, token: &str) -> Result<bool, DeviceError> {
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        code: String,
+    }
+    let base = normalise_server_url(server_url)?;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|_| DeviceError::Internal("http client"))?;
+    let response = client
+        .get(format!("{base}/api/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|_| DeviceError::ServerUnreachable)?;
+    if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+        return Ok(false);
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|_| DeviceError::ServerUnreachable)?;
+    Ok(serde_json::from_slice::<ErrorBody>(&body).is_ok_and(|b| b.code == "unauthorized"))
+}
+
 /// `POST {"code"}` to one enrolment endpoint; the answer's body on 200/201.
 async fn post(client: &reqwest::Client, url: &str, code: &str) -> Result<Vec<u8>, DeviceError> {
     let body = serde_json::json!({ "code": code }).to_string();
@@ -171,6 +204,36 @@ mod tests {
         }
         assert_eq!(sync_url("https://x.org"), "wss://x.org/sync");
         assert_eq!(sync_url("http://127.0.0.1:1"), "ws://127.0.0.1:1/sync");
+    }
+
+    /// Regression guard: a captive portal answering 401 with its own page must not make the
+    /// device erase its night.
+    #[tokio::test]
+    async fn a_401_that_is_not_the_servers_own_does_not_count_as_revoked() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = socket.read(&mut buf).await;
+                let body = "<html>Connectez-vous au Wi-Fi</html>";
+                let answer = format!(
+                    "HTTP/1.1 401 Unauthorized\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        assert!(
+            !token_revoked(&format!("http://{addr}"), "carnet_secret")
+                .await
+                .unwrap()
+        );
+        let err = token_revoked("http://127.0.0.1:9", "carnet_secret")
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), crate::device::ErrorCode::ServerUnreachable);
     }
 
     #[tokio::test]

@@ -42,7 +42,8 @@ async fn run<R: Runtime>(app: AppHandle<R>, client: ClientHandle) {
     let mut changes = client.subscribe_changes();
     let first = status.borrow_and_update().clone();
     publish(&app, &first);
-    // The token refusal is handled once per client (a kept device goes on showing the error).
+    // A confirmed revocation is handled once per client (a kept device goes on showing the
+    // error); an unconfirmed refusal is asked about again at the next status change.
     let mut revocation_handled = false;
     loop {
         tokio::select! {
@@ -53,9 +54,10 @@ async fn run<R: Runtime>(app: AppHandle<R>, client: ClientHandle) {
                 let now = status.borrow_and_update().clone();
                 publish(&app, &now);
                 if !revocation_handled && token_refused(&now) {
-                    revocation_handled = true;
-                    if access_revoked(&app).await {
-                        return;
+                    match access_revoked(&app).await {
+                        Some(AccessRevoked::Erased) => return,
+                        Some(AccessRevoked::Kept { .. }) => revocation_handled = true,
+                        None => {}
                     }
                 }
             }
@@ -74,23 +76,22 @@ fn token_refused(status: &SyncStatus) -> bool {
     !status.connected && matches!(status.last_error, Some(LinkProblem::Refused(401 | 403)))
 }
 
-/// Lets the device decide (erase or keep, see `Device::on_access_revoked`), tells the UI
-/// (`access-revoked`, then `team-changed`). True when the enrolment is gone (the task ends).
-async fn access_revoked<R: Runtime>(app: &AppHandle<R>) -> bool {
-    let Some(state) = app.try_state::<AppState>() else {
-        return false;
-    };
+/// Lets the device decide (erase or keep, see `Device::on_access_revoked`) and tells the UI
+/// (`access-revoked`, then `team-changed`). `None` when the server did not confirm.
+async fn access_revoked<R: Runtime>(app: &AppHandle<R>) -> Option<AccessRevoked> {
+    let state = app.try_state::<AppState>()?;
     let outcome = state.device().await.on_access_revoked().await;
     match outcome {
-        Ok(outcome) => {
-            tracing::info!(?outcome, "sync token refused by the server");
+        Ok(Some(outcome)) => {
+            tracing::info!(?outcome, "sync token revoked by the server");
             let _ = app.emit("access-revoked", outcome);
             let _ = app.emit("team-changed", ());
-            outcome == AccessRevoked::Erased
+            Some(outcome)
         }
+        Ok(None) => None,
         Err(e) => {
             tracing::warn!(code = ?e.code(), "handling a refused token failed");
-            false
+            None
         }
     }
 }

@@ -91,6 +91,11 @@ async fn a_closed_night_erases_a_synced_device_and_keeps_an_unsynced_one() {
     // a local write that never reaches the server).
     eventually("device B is in sync", || async { synced(&b) }).await;
 
+    // A refusal the server does not confirm (its token still valid) changes nothing.
+    assert_eq!(a.on_access_revoked().await.unwrap(), None);
+    assert!(a.enrolment_view().is_some());
+    assert!(carnet_tests::disk::on_disk(&db_a, &synced_marker));
+
     let coordinator = server
         .coordinator(&night.night_id, "read-only", "read-only")
         .await
@@ -111,7 +116,10 @@ async fn a_closed_night_erases_a_synced_device_and_keeps_an_unsynced_one() {
     eventually("A's token is refused", || async { refused(&a) }).await;
     eventually("B's token is refused", || async { refused(&b) }).await;
 
-    assert_eq!(a.on_access_revoked().await.unwrap(), AccessRevoked::Erased);
+    assert_eq!(
+        a.on_access_revoked().await.unwrap(),
+        Some(AccessRevoked::Erased)
+    );
     assert!(a.enrolment_view().is_none());
     assert!(a.team_state().await.unwrap().is_none());
     assert!(a.list_drafts().await.unwrap().is_empty());
@@ -123,7 +131,7 @@ async fn a_closed_night_erases_a_synced_device_and_keeps_an_unsynced_one() {
 
     let kept = b.on_access_revoked().await.unwrap();
     assert!(
-        matches!(kept, AccessRevoked::Kept { pending } if pending > 0),
+        matches!(kept, Some(AccessRevoked::Kept { pending }) if pending > 0),
         "{kept:?}"
     );
     assert!(b.enrolment_view().is_some());
