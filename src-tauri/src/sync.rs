@@ -76,21 +76,34 @@ fn token_refused(status: &SyncStatus) -> bool {
     !status.connected && matches!(status.last_error, Some(LinkProblem::Refused(401 | 403)))
 }
 
-/// Lets the device decide (erase or keep, see `Device::on_access_revoked`) and tells the UI
+/// Asks the server whether the token is really revoked (a captive portal or a proxy can
+/// refuse the upgrade too), without holding the device: recording goes on meanwhile. Then lets
+/// the device decide (erase or keep, see `Device::on_access_revoked`) and tells the UI
 /// (`access-revoked`, then `team-changed`). `None` when the server did not confirm.
 async fn access_revoked<R: Runtime>(app: &AppHandle<R>) -> Option<AccessRevoked> {
     let state = app.try_state::<AppState>()?;
-    let outcome = state.device().await.on_access_revoked().await;
-    match outcome {
-        Ok(Some(outcome)) => {
+    let (server_url, token) = {
+        let device = state.device().await;
+        let e = device.enrolment()?;
+        (e.server_url.clone(), e.token.clone())
+    };
+    match crate::enrol::token_revoked(&server_url, &token).await {
+        Ok(true) => {}
+        Ok(false) => return None,
+        Err(e) => {
+            tracing::info!(code = ?e.code(), "could not ask the server about a refused token");
+            return None;
+        }
+    }
+    match state.device().await.on_access_revoked().await {
+        Ok(outcome) => {
             tracing::info!(?outcome, "sync token revoked by the server");
             let _ = app.emit("access-revoked", outcome);
             let _ = app.emit("team-changed", ());
             Some(outcome)
         }
-        Ok(None) => None,
         Err(e) => {
-            tracing::warn!(code = ?e.code(), "handling a refused token failed");
+            tracing::warn!(code = ?e.code(), "handling a revoked token failed");
             None
         }
     }

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use carnet_app::device::{AccessRevoked, Device, EncounterDraft};
+use carnet_app::enrol::token_revoked;
 use carnet_shared::model::{Alerts, InterviewStatus, Millis, PeopleCounts, Situation, SpaceType};
 use carnet_shared::net::LinkProblem;
 use carnet_tests::{HANG_GUARD, TestServer};
@@ -91,10 +92,9 @@ async fn a_closed_night_erases_a_synced_device_and_keeps_an_unsynced_one() {
     // a local write that never reaches the server).
     eventually("device B is in sync", || async { synced(&b) }).await;
 
-    // A refusal the server does not confirm (its token still valid) changes nothing.
-    assert_eq!(a.on_access_revoked().await.unwrap(), None);
-    assert!(a.enrolment_view().is_some());
-    assert!(carnet_tests::disk::on_disk(&db_a, &synced_marker));
+    // The server does not confirm a revocation while the token is valid.
+    let token_a = a.enrolment().unwrap().token.clone();
+    assert!(!token_revoked(&url, &token_a).await.unwrap());
 
     let coordinator = server
         .coordinator(&night.night_id, "read-only", "read-only")
@@ -116,10 +116,8 @@ async fn a_closed_night_erases_a_synced_device_and_keeps_an_unsynced_one() {
     eventually("A's token is refused", || async { refused(&a) }).await;
     eventually("B's token is refused", || async { refused(&b) }).await;
 
-    assert_eq!(
-        a.on_access_revoked().await.unwrap(),
-        Some(AccessRevoked::Erased)
-    );
+    assert!(token_revoked(&url, &token_a).await.unwrap());
+    assert_eq!(a.on_access_revoked().await.unwrap(), AccessRevoked::Erased);
     assert!(a.enrolment_view().is_none());
     assert!(a.team_state().await.unwrap().is_none());
     assert!(a.list_drafts().await.unwrap().is_empty());
@@ -131,7 +129,7 @@ async fn a_closed_night_erases_a_synced_device_and_keeps_an_unsynced_one() {
 
     let kept = b.on_access_revoked().await.unwrap();
     assert!(
-        matches!(kept, Some(AccessRevoked::Kept { pending }) if pending > 0),
+        matches!(kept, AccessRevoked::Kept { pending } if pending > 0),
         "{kept:?}"
     );
     assert!(b.enrolment_view().is_some());

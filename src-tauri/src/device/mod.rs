@@ -186,24 +186,19 @@ impl Device {
         Ok(())
     }
 
-    /// The server refused this device's token (401/403 on the sync upgrade: the coordination
-    /// closed the night, or revoked the device). First the server itself is asked
-    /// (`enrol::token_revoked`): `None` if it does not confirm (a captive portal, a proxy, the
-    /// server unreachable) and nothing changes. Then, if the server holds every change, the
-    /// device erases the enrolment's documents, its token and its drafts — after a night's
-    /// close the server rewrote the history without the distinctive signs, and this device's
-    /// copy must never send the old one back. If changes never reached the server, nothing is
+    /// The server confirmed (`enrol::token_revoked`, asked by the caller *without* holding
+    /// the device, so that no write waits on the network) that this device's token is
+    /// revoked: the coordination closed the night, or revoked the device. If the server holds
+    /// every change, the device erases the enrolment's documents, its token and its drafts —
+    /// after a night's close the server rewrote the history without the distinctive signs,
+    /// and this device's copy must never send the old one back. If changes never reached the
+    /// server (checked here, under the device, so a write made meanwhile counts), nothing is
     /// erased: they are the only copy.
-    pub async fn on_access_revoked(&mut self) -> Result<Option<AccessRevoked>, DeviceError> {
+    pub async fn on_access_revoked(&mut self) -> Result<AccessRevoked, DeviceError> {
         let e = self.enrolment.clone().ok_or(DeviceError::NotEnrolled)?;
-        match crate::enrol::token_revoked(&e.server_url, &e.token).await {
-            Ok(true) => {}
-            Ok(false) | Err(DeviceError::ServerUnreachable) => return Ok(None),
-            Err(other) => return Err(other),
-        }
         let pending = self.pending_changes();
         if pending > 0 {
-            return Ok(Some(AccessRevoked::Kept { pending }));
+            return Ok(AccessRevoked::Kept { pending });
         }
         if let Some(client) = self.client.take() {
             client.shutdown().await;
@@ -212,7 +207,7 @@ impl Device {
             .erase_enrolment(vec![e.shared_doc, e.own_doc])
             .await?;
         self.enrolment = None;
-        Ok(Some(AccessRevoked::Erased))
+        Ok(AccessRevoked::Erased)
     }
 
     /// Stops the sync client (everything written is already on disk). Call before dropping
