@@ -185,7 +185,9 @@ async fn simulated_night_through_the_real_server_consolidates_to_the_ground_trut
     assert_eq!(csv.status, 200);
     assert!(csv.chunks >= 1, "chunked transfer");
     assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
-    let announced = csv.header("x-carnet-rows").map(str::to_owned);
+    let announced = csv
+        .header(carnet_shared::report::ROWS_HEADER)
+        .map(str::to_owned);
     let rows = String::from_utf8(csv.body).unwrap().lines().count() - 1;
     assert_eq!(rows as u64, t.encounters);
     assert_eq!(
@@ -203,7 +205,7 @@ async fn simulated_night_through_the_real_server_consolidates_to_the_ground_trut
     assert_eq!(q.status, 200);
     assert_eq!(csv_rows(&q.body).len() as u64, t.questionnaires);
     assert_eq!(
-        q.header("x-carnet-rows"),
+        q.header(carnet_shared::report::ROWS_HEADER),
         Some(t.questionnaires.to_string().as_str())
     );
     let totals = http::get(
@@ -224,7 +226,9 @@ async fn simulated_night_through_the_real_server_consolidates_to_the_ground_trut
     .await
     .unwrap();
     assert_eq!(map.status, 200);
-    let announced = map.header("x-carnet-rows").map(str::to_owned);
+    let announced = map
+        .header(carnet_shared::report::ROWS_HEADER)
+        .map(str::to_owned);
     let map = map.json().unwrap();
     let features = map["features"].as_array().unwrap();
     assert!(!features.is_empty());

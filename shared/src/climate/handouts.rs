@@ -47,7 +47,7 @@ pub fn hand_out_on_visit<T: Transactable>(
     delta: i64,
 ) -> Result<u32, DocError> {
     check_header(tx, KIND_FIELD)?;
-    if delta == 0 || delta.abs() > MAX_HANDOUT_STEP {
+    if delta == 0 || delta.unsigned_abs() > MAX_HANDOUT_STEP.unsigned_abs() {
         return Err(DocError::Invalid("a handout step is between 1 and 100"));
     }
     let obj = visit_obj(tx, visit)?;

@@ -61,11 +61,21 @@ pub fn round_coordinate(v: f64, decimals: u32) -> f64 {
     (v * f).round() / f
 }
 
-/// Rows [`write_encounters_csv`] writes (the encounters counted, or all with `include_excluded`).
+/// HTTP header in which the server announces the rows (GeoJSON features) of an export, so
+/// that a client can show progress and tell a cut body from a whole one.
+pub const ROWS_HEADER: &str = "x-carnet-rows";
+
+/// Whether [`write_encounters_csv`] writes a row for `e` (the encounters counted, or all with
+/// `include_excluded`); [`encounter_rows`] counts with the same rule.
+fn is_encounter_row(e: &EffectiveEncounter, include_excluded: bool) -> bool {
+    include_excluded || e.status == EncounterStatus::Counted
+}
+
+/// Rows [`write_encounters_csv`] writes.
 pub fn encounter_rows(encounters: &[EffectiveEncounter], include_excluded: bool) -> usize {
     encounters
         .iter()
-        .filter(|e| include_excluded || e.status == EncounterStatus::Counted)
+        .filter(|e| is_encounter_row(e, include_excluded))
         .count()
 }
 
@@ -129,7 +139,7 @@ pub fn write_encounters_csv<W: Write>(
     w.write_record(&header)?;
     let rows: Vec<&EffectiveEncounter> = encounters
         .iter()
-        .filter(|e| options.include_excluded || e.status == EncounterStatus::Counted)
+        .filter(|e| is_encounter_row(e, options.include_excluded))
         .collect();
     let total = rows.len();
     for (i, e) in rows.into_iter().enumerate() {

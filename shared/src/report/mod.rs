@@ -18,9 +18,9 @@ pub use effective::{
     TeamProblem, UnassignedReason, effective_encounters, team_input,
 };
 pub use export::{
-    EncounterCsvOptions, ExportError, PROGRESS_EVERY, Progress, encounter_rows, geojson_features,
-    questionnaire_rows, round_coordinate, write_encounters_csv, write_encounters_geojson,
-    write_questionnaires_csv, write_totals_csv,
+    EncounterCsvOptions, ExportError, PROGRESS_EVERY, Progress, ROWS_HEADER, encounter_rows,
+    geojson_features, questionnaire_rows, round_coordinate, write_encounters_csv,
+    write_encounters_geojson, write_questionnaires_csv, write_totals_csv,
 };
 pub use progress::{
     DEFAULT_SILENT_AFTER_MS, NightProgress, ProgressTeam, ProgressTotals, SectorProgress,

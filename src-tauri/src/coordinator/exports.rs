@@ -18,8 +18,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::{CoordinatorError, CoordinatorState, Result, read_body, status_error};
 
-/// The header in which the server announces the rows (features) of an export.
-pub const ROWS_HEADER: &str = "x-carnet-rows";
+pub use carnet_shared::report::ROWS_HEADER;
 /// The event carrying [`ExportProgress`].
 pub const PROGRESS_EVENT: &str = "coord-export-progress";
 /// Most decimals of GeoJSON coordinates (the server's limit; 6 ≈ 10 cm).
@@ -29,6 +28,8 @@ pub const DEFAULT_PRECISION: u32 = 3;
 /// An export may take long on a big night; the client's 60 s limit is for small answers.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// Progress is reported at most this often (plus once at the end).
+/// How often a download waiting on a silent link looks at its cancel flag.
+const CANCEL_POLL: Duration = Duration::from_millis(250);
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 /// Which export.
@@ -232,10 +233,12 @@ async fn download(
         if cancel.load(Ordering::Relaxed) {
             return Err(CoordinatorError::Cancelled);
         }
-        let chunk = response
-            .chunk()
-            .await
-            .map_err(|_| CoordinatorError::ServerUnreachable)?;
+        // A stalled link must not keep a cancelled export waiting: look at the flag again at
+        // least every CANCEL_POLL.
+        let Ok(chunk) = tokio::time::timeout(CANCEL_POLL, response.chunk()).await else {
+            continue;
+        };
+        let chunk = chunk.map_err(|_| CoordinatorError::ServerUnreachable)?;
         let Some(chunk) = chunk else { break };
         file.write_all(&chunk).await.map_err(file_error)?;
         state.bytes += chunk.len() as u64;
@@ -248,8 +251,11 @@ async fn download(
             progress(state.clone());
         }
     }
-    // A body shorter than announced is a truncated transfer.
-    if state.total_bytes.is_some_and(|total| total != state.bytes) {
+    // A body shorter than announced is a truncated transfer. CSV rows are counted by line
+    // ends, which a quoted field may add to but a cut body can only lack.
+    if state.total_bytes.is_some_and(|total| total != state.bytes)
+        || (kind.counts_lines() && total_rows.is_some_and(|total| state.rows < total))
+    {
         return Err(CoordinatorError::BadAnswer("truncated export"));
     }
     if !kind.counts_lines() {
@@ -258,6 +264,10 @@ async fn download(
     file.flush().await.map_err(file_error)?;
     file.sync_all().await.map_err(file_error)?;
     drop(file);
+    // Cancelled after the last chunk: the UI was told it stopped, so no file appears.
+    if cancel.load(Ordering::Relaxed) {
+        return Err(CoordinatorError::Cancelled);
+    }
     tokio::fs::rename(&temp_path, &final_path)
         .await
         .map_err(file_error)?;

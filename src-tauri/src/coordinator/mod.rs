@@ -339,8 +339,14 @@ impl CoordinatorState {
         self.session.read().await.as_ref().map(|s| s.view())
     }
 
+    /// Forgets the session and stops the exports under way (each holds the session's token).
     pub async fn sign_out(&self) {
         *self.session.write().await = None;
+        if let Ok(exports) = self.exports.lock() {
+            for flag in exports.values() {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
     }
 
     /// `GET …/progress?silent_after_minutes=` (1–720; the server's default is 30).

@@ -213,7 +213,7 @@ impl Device {
     ) -> Result<Field, DeviceError> {
         let kind =
             Handout::from_code(kind).ok_or(DeviceError::InvalidInput("unknown kind of item"))?;
-        if delta == 0 || delta.abs() > MAX_HANDOUT_STEP {
+        if delta == 0 || delta.unsigned_abs() > MAX_HANDOUT_STEP.unsigned_abs() {
             return Err(DeviceError::InvalidInput("step out of range"));
         }
         let field = self.read_field().await?;

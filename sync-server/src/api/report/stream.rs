@@ -51,9 +51,20 @@ impl Write for BodyWriter {
     }
 }
 
-/// Header giving the number of data rows (or GeoJSON features) an export will hold, so that a
-/// client can show its progress; absent when not known in advance (the totals).
-pub const ROWS_HEADER: &str = "x-carnet-rows";
+/// Sends the error that ends the body when dropped still armed (see `streamed`).
+struct Unfinished(Option<mpsc::Sender<Chunk>>);
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
+        }
+    }
+}
+
+/// The number of data rows (or GeoJSON features) an export will hold, so that a client can
+/// show its progress; absent when not known in advance (the totals).
+pub use carnet_shared::report::ROWS_HEADER;
 
 /// Streams what `write` writes as the body of a 200 answer with the given type and download
 /// name, announcing `rows` data rows if known. If `write` fails midway, the body ends with an error (the client sees a truncated
@@ -70,11 +81,15 @@ pub fn streamed<E: std::fmt::Display>(
             buffer: Vec::with_capacity(CHUNK),
             tx: tx.clone(),
         };
+        // Ends the body with an error unless the export finished — also when `write`
+        // panics (the guard is dropped while unwinding), so a client never takes a cut body
+        // for a whole file.
+        let mut unfinished = Unfinished(Some(tx.clone()));
         let result = write(&mut writer).map_err(|e| e.to_string());
         let result = result.and_then(|()| writer.flush().map_err(|e| e.to_string()));
-        if let Err(error) = result {
-            tracing::warn!(%error, filename, "export stopped");
-            let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
+        match result {
+            Ok(()) => unfinished.0 = None,
+            Err(error) => tracing::warn!(%error, filename, "export stopped"),
         }
     });
     let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
