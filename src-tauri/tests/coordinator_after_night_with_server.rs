@@ -226,6 +226,16 @@ async fn a_coordinator_exports_decides_a_conflict_and_purges_through_the_server(
         .unwrap_err();
     assert_eq!(e.code(), CoordinatorErrorCode::FileError);
 
+    // The night cannot be closed while the conflict waits: its fresh history would keep only
+    // the visible value.
+    let close = format!("/api/nights/{}/close", night.night_id);
+    let (status, body) = server
+        .api("POST", &close, Some(&coordinator.token), None)
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "undecidedConflicts");
+
     // The conflict: the two values, choose one; the list then shows the resolution.
     let conflicts = state.conflicts().await.unwrap();
     assert_eq!(conflicts.len(), 1, "{conflicts:?}");
@@ -260,6 +270,12 @@ async fn a_coordinator_exports_decides_a_conflict_and_purges_through_the_server(
     assert!(report.unreadable.is_empty());
     assert_eq!(state.purge_field_data().await.unwrap().purged, 0);
     assert_eq!(state.consolidation().await.unwrap(), figures);
+    // Decided: the night closes.
+    let (status, body) = server
+        .api("POST", &close, Some(&coordinator.token), None)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
     let stored = server.open_store().unwrap().load_automerge(&team).unwrap();
     let stored = doc::read_team(&stored.unwrap()).unwrap();
     assert!(

@@ -69,6 +69,11 @@ async fn closing_the_night_erases_distinctive_signs_from_the_server_files_and_lo
         .coordinator(&night_id, "read-only", "read-only")
         .await
         .unwrap();
+    // A coordinator allowed to write the team documents (to make corrections during the night).
+    let _writer = server
+        .coordinator(&night_id, "read-only", "read-write")
+        .await
+        .unwrap();
     let (team_a, team_b) = (night.teams[0].doc, night.teams[1].doc);
 
     // Team A stays connected; its signs are written, then rewritten (both in the history).
@@ -193,6 +198,20 @@ async fn closing_the_night_erases_distinctive_signs_from_the_server_files_and_lo
             "wal_truncated": true,
         })
     );
+    // No coordinator may write the team documents any more: an old copy merged back would
+    // bring the erased text back.
+    let team_access: Vec<String> = {
+        let store = server.open_store().unwrap();
+        let mut stmt = store
+            .connection()
+            .prepare("SELECT team_access FROM server_night_grants WHERE night_id = ?1")
+            .unwrap();
+        stmt.query_map([&night_id], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(team_access, ["read-only", "read-only"]);
     // Device A's socket is closed as revoked (1008).
     assert_eq!(device_a.wait_closed().await.unwrap(), Some(1008));
 

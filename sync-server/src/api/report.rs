@@ -404,6 +404,24 @@ fn find_conflicts(data: &NightData) -> Vec<ConflictView> {
     out
 }
 
+/// How many concurrent edits of the night still wait for the coordinators' decision (the
+/// night's close keeps only the visible value of each, so it refuses while any is open).
+pub(crate) async fn undecided_conflicts(
+    state: &AppState,
+    principal: &Principal,
+    night: &str,
+) -> Result<usize, ApiError> {
+    let (_, data) = night_data(state, principal, night).await?;
+    tokio::task::spawn_blocking(move || {
+        find_conflicts(&data)
+            .iter()
+            .filter(|c| c.resolution.is_none())
+            .count()
+    })
+    .await
+    .map_err(|_| ApiError::internal())
+}
+
 /// `GET /api/nights/{night}/conflicts`: fields of encounters edited concurrently.
 async fn conflicts(
     State(state): State<AppState>,

@@ -159,6 +159,14 @@ async fn close_night(
     Path(night_id): Path<String>,
 ) -> Result<Json<CloseReport>, ApiError> {
     let night = authorised_night(&state, &principal, &night_id).await?;
+    // A fresh history keeps one value per field: concurrent edits must be decided first.
+    if crate::api::report::undecided_conflicts(&state, &principal, &night_id).await? > 0 {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "undecidedConflicts",
+            "concurrent edits still wait for a decision (GET …/conflicts); decide them, then close",
+        ));
+    }
     let night_id = night.id;
     let teams = state.db.call(move |c| db::teams(c, night_id)).await?;
 
@@ -172,6 +180,8 @@ async fn close_night(
         .db
         .call(move |c| tokens::revoke_night_devices(c, night_id, now))
         .await?;
+    // Counted before the signal: the signal closes the sockets itself, racing the sweep below
+    // (whose own count misses those already gone).
     let closed_connections = revoked
         .tokens
         .iter()

@@ -222,6 +222,12 @@ pub fn revoke_night_devices(
             AND team_id IN (SELECT id FROM server_teams WHERE night_id = ?1)",
         params![night, now],
     )?;
+    // Coordinators keep reading the night, but none may write its team documents any more: a
+    // copy of the old history merged back would bring the erased text back.
+    tx.execute(
+        "UPDATE server_night_grants SET team_access = 'read-only' WHERE night_id = ?1",
+        params![night],
+    )?;
     tx.commit()?;
     Ok(NightDevicesRevoked {
         tokens,
