@@ -157,7 +157,7 @@ async fn procurement_views_in_headless_chromium() {
         eprintln!("SKIP: {CHROMIUM} or {CHROMEDRIVER} absent (run scripts/install-chromium.sh)");
         return;
     }
-    let Some(data) = data_dir() else { return };
+    let data = data_dir();
     let cpv = cpv(&data);
     let (dir, mut conn) = fresh_db();
     import_file(

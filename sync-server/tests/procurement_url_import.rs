@@ -104,7 +104,7 @@ fn file_import_count(data: &Path) -> i64 {
 
 #[test]
 fn url_import_of_a_real_decp_file_counts_add_up_like_a_file_import() {
-    let Some(data) = data_dir() else { return };
+    let data = data_dir();
     let body = sample(&data);
     let base = serve(Reply {
         status: "200 OK",
@@ -124,7 +124,7 @@ fn url_import_of_a_real_decp_file_counts_add_up_like_a_file_import() {
 
 #[test]
 fn url_import_inflates_gzip_served_without_content_length() {
-    let Some(data) = data_dir() else { return };
+    let data = data_dir();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&sample(&data)).unwrap();
     let base = serve(Reply {
@@ -141,7 +141,7 @@ fn url_import_inflates_gzip_served_without_content_length() {
 
 #[test]
 fn connection_cut_before_content_length_imports_nothing_and_says_why() {
-    let Some(data) = data_dir() else { return };
+    let data = data_dir();
     let body = sample(&data);
     let full = body.len();
     let base = serve(Reply {
@@ -162,7 +162,7 @@ fn connection_cut_before_content_length_imports_nothing_and_says_why() {
 fn truncated_body_without_length_imports_nothing_even_after_full_batches() {
     // Close-delimited: the cut looks like a normal end to HTTP. The JSON is then cut
     // mid-way, past the first batches; the all-or-nothing import rolls them back.
-    let Some(data) = data_dir() else { return };
+    let data = data_dir();
     let body = std::fs::read(data.join("decp/sources/aife_2019-04-04.json")).unwrap();
     let cut = body.len() * 9 / 10;
     let base = serve(Reply {
@@ -195,7 +195,7 @@ fn truncated_body_without_length_imports_nothing_even_after_full_batches() {
 
 #[test]
 fn http_error_statuses_import_nothing_and_name_the_status() {
-    let Some(data) = data_dir() else { return };
+    let data = data_dir();
     for status in ["404 Not Found", "500 Internal Server Error"] {
         let body = b"{\"marches\": []}".to_vec();
         let base = serve(Reply {

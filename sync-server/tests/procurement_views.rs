@@ -36,7 +36,7 @@ fn setup() -> Option<(tempfile::TempDir, Router)> {
 
 /// Same, with the number of stored contracts counted directly in the database.
 fn setup_counted() -> Option<(tempfile::TempDir, Router, i64)> {
-    let data = data_dir()?;
+    let data = data_dir();
     let cpv = cpv(&data);
     let (dir, mut conn) = fresh_db();
     for file in [

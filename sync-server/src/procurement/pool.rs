@@ -58,10 +58,15 @@ impl ProcurementDb {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, E>,
     ) -> Result<T, E> {
-        // A panic while holding the lock leaves the connection usable (SQLite rolls back an
-        // unfinished transaction when the next one begins), so poisoning is ignored.
+        // A panic while holding the lock may leave the connection inside a transaction
+        // (a refresh's `BEGIN IMMEDIATE`), and SQLite refuses to begin another one then: roll
+        // it back before reuse, so poisoning can be ignored.
         let mut guard = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let conn = match guard.take() {
+            Some(conn) if !conn.is_autocommit() => {
+                conn.execute_batch("ROLLBACK").map_err(DbError::from)?;
+                conn
+            }
             Some(conn) => conn,
             None => {
                 let mut conn = db::open(&self.path)?;
@@ -179,5 +184,23 @@ mod tests {
         .unwrap();
         // New data, new version: the cached 0 is not served.
         assert_eq!(db.read(|c| db.cached_count(c, "all", count)).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_panic_inside_a_write_transaction_leaves_the_writer_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = ProcurementDb::new(dir.path().join("p.sqlite3"));
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            db.write(|c| -> Result<(), DbError> {
+                c.execute_batch("BEGIN IMMEDIATE")?;
+                panic!("a refresh fails halfway");
+            })
+        }));
+        assert!(panicked.is_err());
+        db.write(|c| -> Result<(), DbError> {
+            c.execute_batch("BEGIN IMMEDIATE; COMMIT;")?;
+            Ok(())
+        })
+        .unwrap();
     }
 }

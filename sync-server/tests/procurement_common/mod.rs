@@ -8,8 +8,18 @@ use carnet_server::procurement::db;
 use carnet_server::procurement::import::{ImportReport, import_reader};
 use carnet_server::procurement::quality::CpvList;
 
-/// `<repo>/../shared/data`, or None (the caller skips with a message) when absent.
-pub fn data_dir() -> Option<PathBuf> {
+/// `<repo>/../shared/data`. Panics when absent: a test that skipped silently would pass
+/// without checking anything (CI always has `../shared` beside the checkout).
+pub fn data_dir() -> PathBuf {
+    find_data_dir().unwrap_or_else(|| {
+        panic!(
+            "shared data absent beside {}: the procurement tests need ../shared/data",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    })
+}
+
+fn find_data_dir() -> Option<PathBuf> {
     // The repository root is the crate's parent; `shared/` sits beside the checkout
     // (for a worktree under `wt/<name>`, one level further up).
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -20,10 +30,6 @@ pub fn data_dir() -> Option<PathBuf> {
             return Some(dir);
         }
     }
-    eprintln!(
-        "SKIP: shared data absent beside {} (CI provides it)",
-        repo.display()
-    );
     None
 }
 
