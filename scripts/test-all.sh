@@ -7,6 +7,8 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export CARGO_TERM_COLOR=never
+# CI builds once from a clean clone: incremental caches would only take disk.
+export CARGO_INCREMENTAL=0
 mkdir -p artifacts
 
 passed=0
@@ -40,7 +42,7 @@ stage() {
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   passed=$((passed + p)); failed=$((failed + f))
   [ "$rc" -ne 0 ] && failures+=("$name")
-  echo "== $name: exit $rc, $p passed, $f failed, $((SECONDS - start)) s"
+  echo "== $name: exit $rc, $p passed, $f failed, $((SECONDS - start)) s; target $(du -sh target 2>/dev/null | cut -f1), free $(df -h --output=avail . | tail -1 | tr -d ' ')"
 }
 
 stage install scripts/install-deps.sh
