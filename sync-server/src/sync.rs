@@ -8,6 +8,7 @@
 
 pub mod activity;
 pub mod actor;
+pub mod sealed;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -177,6 +178,8 @@ impl SyncHub {
         compaction_store: Option<Store>,
     ) -> Result<Self, SyncError> {
         activity::migrate(&mut store)?;
+        sealed::migrate(&mut store)?;
+        let sealed = sealed::all(store.connection())?;
         let registry = Arc::new(Registry::default());
         let (inputs, receiver) = mpsc::channel(ACTOR_QUEUE);
         let compactor = match compaction_store {
@@ -191,7 +194,7 @@ impl SyncHub {
             }
             None => None,
         };
-        let actor = Actor::new(&config, store, Arc::clone(&registry), compactor);
+        let actor = Actor::new(&config, store, sealed, Arc::clone(&registry), compactor);
         std::thread::Builder::new()
             .name("carnet-sync".to_owned())
             .spawn(move || actor.run(receiver))
@@ -335,7 +338,8 @@ impl SyncHub {
     }
 
     /// Replaces a stored document's history by a fresh one holding only its current state,
-    /// written by `actor` at `now` (see [`actor::Input::ReplaceHistory`]). Durable on return.
+    /// written by `actor` at `now`, and seals the document: no peer's change is applied to it
+    /// any more (see [`actor::Input::ReplaceHistory`]). Durable on return, seal included.
     pub async fn replace_history(
         &self,
         doc: DocumentId,

@@ -5,6 +5,7 @@
 //! documents.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use automerge::ReadDoc;
 use axum::http::StatusCode;
 use carnet_server::ServerConfig;
 use carnet_shared::doc;
@@ -29,6 +30,31 @@ fn markers_in_history(store: &Store, docs: &[DocumentId], markers: &[String]) ->
         .filter(|m| histories.iter().any(|h| contains(h, m.as_bytes())))
         .cloned()
         .collect()
+}
+
+/// `device` (holding a pre-close copy of `team`'s history) syncs with the server until it has
+/// the fresh history; the server's stored history is still the one fresh change.
+async fn old_copy_syncs_back(server: &TestServer, device: &mut Device, team: DocumentId) {
+    let fresh_heads = {
+        let store = server.open_store().unwrap();
+        store.load_automerge(&team).unwrap().unwrap().get_heads()
+    };
+    device.connect(server.addr).await.unwrap();
+    device
+        .sync_until(team, |d| {
+            fresh_heads
+                .iter()
+                .all(|h| d.get_change_by_hash(h).is_some())
+        })
+        .await
+        .unwrap();
+    // Time for the old changes to arrive, were they taken.
+    carnet_tests::device::settle().await;
+    device.go_offline().await;
+    let store = server.open_store().unwrap();
+    let stored = store.load_automerge(&team).unwrap().unwrap();
+    assert_eq!(stored.get_changes(&[]).len(), 1, "still one fresh change");
+    assert_eq!(stored.get_heads(), fresh_heads);
 }
 
 fn store_checkpoint(server: &TestServer) -> (i64, i64, i64) {
@@ -124,6 +150,17 @@ async fn closing_the_night_erases_distinctive_signs_from_the_server_files_and_lo
         .unwrap();
     device_b.sync_until_acknowledged(team_b).await.unwrap();
     device_b.go_offline().await;
+    // The admin token (every document, read-write) takes a copy of team B's history, signs
+    // included, and goes offline with it.
+    // A second copy syncs back only after a restart.
+    let admin = server.admin().await.unwrap();
+    let mut admin_device = Device::new(&admin.peer_id, &admin.token);
+    let mut admin_late = Device::new(&admin.peer_id, &admin.token);
+    for device in [&mut admin_device, &mut admin_late] {
+        device.connect(server.addr).await.unwrap();
+        device.open(team_b).await.unwrap();
+        device.go_offline().await;
+    }
 
     // The purge alone leaves every marker in the stored history: the search can fail.
     let (status, body) = server
@@ -271,6 +308,15 @@ async fn closing_the_night_erases_distinctive_signs_from_the_server_files_and_lo
     assert_eq!(body["revoked_tokens"], 0);
     assert_eq!(body["purged"], 0);
 
+    // The admin's old copy syncs again: it receives the fresh history, and the server, whose
+    // team documents are sealed, takes none of the old changes back.
+    old_copy_syncs_back(&server, &mut admin_device, team_b).await;
+    store_checkpoint(&server);
+    assert_eq!(
+        markers_on_disk(&server.db_path, &markers),
+        Vec::<String>::new()
+    );
+
     // A restart reloads the fresh documents; the figures are still the same.
     let addr = server.addr;
     server.stop().await.unwrap();
@@ -292,6 +338,8 @@ async fn closing_the_night_erases_distinctive_signs_from_the_server_files_and_lo
     let read_a = doc::read_team(&store.load_automerge(&team_a).unwrap().unwrap()).unwrap();
     assert_eq!(read_a.encounters.len(), 3, "the encounters themselves stay");
     drop(store);
+    // Still sealed after the restart.
+    old_copy_syncs_back(&server, &mut admin_late, team_b).await;
     assert_eq!(
         markers_on_disk(&server.db_path, &markers),
         Vec::<String>::new()

@@ -19,7 +19,7 @@ mod types;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use automerge::sync::{self, SyncDoc};
 use automerge::{ActorId, Automerge, ChangeHash};
@@ -87,6 +87,24 @@ pub struct Engine {
     /// Client role: the latest heads the server reported per document, kept across reconnects
     /// (the server only reports heads it has stored).
     server_heads: HashMap<DocumentId, Vec<ChangeHash>>,
+    /// Server role: documents no peer may change any more, whatever its scope (a closed
+    /// night's team documents: a copy of their old history synced back by any token, the
+    /// admin's included, would bring erased data back). Only local changes reach them.
+    sealed: HashSet<DocumentId>,
+}
+
+/// What a scope grants on `doc`, capped at read-only when the document is sealed.
+fn effective_access(
+    sealed: &HashSet<DocumentId>,
+    scope: &Scope,
+    doc: &DocumentId,
+) -> Option<Access> {
+    let access = scope.access(doc)?;
+    Some(if sealed.contains(doc) {
+        Access::ReadOnly
+    } else {
+        access
+    })
 }
 
 impl Engine {
@@ -96,6 +114,7 @@ impl Engine {
             docs: HashMap::new(),
             conns: BTreeMap::new(),
             server_heads: HashMap::new(),
+            sealed: HashSet::new(),
         }
     }
 
@@ -176,8 +195,8 @@ impl Engine {
     /// state of the document. Connections that had it open are closed
     /// ([`CloseReason::HistoryReplaced`]): their sync states describe the old history, and
     /// continuing with them makes the two sides loop; a reconnect starts afresh. Whoever still
-    /// holds the old history with write access must be kept away (revoked): syncing it back
-    /// would merge the old history in again.
+    /// holds the old history with write access must be kept away (revoked, or the document
+    /// sealed with [`Self::seal`]): syncing it back would merge the old history in again.
     pub fn replace_document(&mut self, doc: DocumentId, data: Automerge) -> Step {
         let mut step = Step::default();
         let data = data.with_actor(self.passive_actor());
@@ -202,6 +221,22 @@ impl Engine {
             self.close(conn, CloseReason::HistoryReplaced, &mut step);
         }
         step
+    }
+
+    /// Server: from now on no peer's change to `doc` is applied, whatever its scope; peers
+    /// still receive the document. Connections that have it open become read-only on it at
+    /// once. Sealing is not persisted here: the driver stores it and seals again on start.
+    pub fn seal(&mut self, doc: DocumentId) {
+        self.sealed.insert(doc);
+        for c in self.conns.values_mut() {
+            if let Some(peer_doc) = c.docs.get_mut(&doc) {
+                peer_doc.sync.set_read_only(true);
+            }
+        }
+    }
+
+    pub fn is_sealed(&self, doc: &DocumentId) -> bool {
+        self.sealed.contains(doc)
     }
 
     /// Client: asks connected peers for a document we only know by id (an empty local
@@ -300,7 +335,7 @@ impl Engine {
         c.docs.retain(|doc, _| scope.access(doc).is_some());
         let mut upgraded = Vec::new();
         for (doc, peer_doc) in c.docs.iter_mut() {
-            let read_only = scope.access(doc) == Some(Access::ReadOnly);
+            let read_only = effective_access(&self.sealed, &scope, doc) == Some(Access::ReadOnly);
             if peer_doc.sync.read_only && !read_only {
                 upgraded.push(*doc);
             }
@@ -341,7 +376,7 @@ impl Engine {
         let Some(c) = self.conns.get_mut(&conn) else {
             return Ok(());
         };
-        let Some(access) = c.scope.access(&doc) else {
+        let Some(access) = effective_access(&self.sealed, &c.scope, &doc) else {
             return Ok(());
         };
         c.docs.entry(doc).or_insert_with(|| {
@@ -474,7 +509,7 @@ impl Engine {
         let (Some(data), Some(c)) = (self.docs.get(&doc), self.conns.get_mut(&conn)) else {
             return;
         };
-        let Some(access) = c.scope.access(&doc) else {
+        let Some(access) = effective_access(&self.sealed, &c.scope, &doc) else {
             return;
         };
         let Some(remote) = c.remote.clone() else {

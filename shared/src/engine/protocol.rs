@@ -124,7 +124,7 @@ impl Engine {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
-        let Some(access) = c.scope.access(&doc) else {
+        let Some(access) = super::effective_access(&self.sealed, &c.scope, &doc) else {
             return self.unavailable(conn, doc, step);
         };
         if !c.docs.contains_key(&doc) && c.docs.len() >= limits.max_documents_per_peer {

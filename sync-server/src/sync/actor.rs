@@ -25,7 +25,7 @@ use carnet_shared::store::{CompactionPolicy, Store, StoreError};
 use carnet_shared::wire::{Frame, PeerMetadata};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Closing, Registry, activity, close_code};
+use super::{Closing, Registry, activity, close_code, sealed};
 use crate::auth::{self, PeerId};
 
 /// Inputs handled before one commit. Bounds the latency a batch adds and the size of a
@@ -112,8 +112,9 @@ pub enum Input {
         reply: Reply,
     },
     /// Replaces a stored document's history by a fresh document holding its current state
-    /// ([`carnet_shared::doc::fresh_history`], written by `actor` at `now`); connections that
-    /// had it open are closed. Durable on reply.
+    /// ([`carnet_shared::doc::fresh_history`], written by `actor` at `now`) and seals it (see
+    /// [`super::sealed`]): connections that had it open are closed, and no peer's change is
+    /// applied to it any more, whatever its scope. Durable on reply, seal included.
     ReplaceHistory {
         doc: DocumentId,
         actor: ActorId,
@@ -187,6 +188,15 @@ fn closing_for(reason: &CloseReason) -> Closing {
     }
 }
 
+/// A fresh engine with the stored seals applied.
+fn sealed_engine(config: &EngineConfig, sealed: &BTreeSet<DocumentId>) -> Engine {
+    let mut engine = Engine::new(config.clone());
+    for doc in sealed {
+        engine.seal(*doc);
+    }
+    engine
+}
+
 /// What one batch produced, released only after its writes are durable.
 #[derive(Default)]
 struct Batch {
@@ -198,6 +208,8 @@ struct Batch {
     checkpoints: Vec<CheckpointReply>,
     /// Documents changed by sync peers in this batch, with the latest arrival time.
     activity: BTreeMap<DocumentId, i64>,
+    /// Documents sealed in this batch, with the time.
+    sealed: BTreeMap<DocumentId, i64>,
 }
 
 impl Batch {
@@ -226,6 +238,9 @@ impl Batch {
 pub(super) struct Actor {
     engine: Engine,
     engine_config: EngineConfig,
+    /// Sealed documents as stored (committed batches only): every engine built is sealed on
+    /// them.
+    sealed: BTreeSet<DocumentId>,
     store: Store,
     registry: Arc<Registry>,
     compactor: Option<std_mpsc::Sender<DocumentId>>,
@@ -235,6 +250,7 @@ impl Actor {
     pub(super) fn new(
         config: &ActorConfig,
         store: Store,
+        sealed: BTreeSet<DocumentId>,
         registry: Arc<Registry>,
         compactor: Option<std_mpsc::Sender<DocumentId>>,
     ) -> Self {
@@ -248,8 +264,9 @@ impl Actor {
             limits: config.limits.clone(),
         };
         Self {
-            engine: Engine::new(engine_config.clone()),
+            engine: sealed_engine(&engine_config, &sealed),
             engine_config,
+            sealed,
             store,
             registry,
             compactor,
@@ -352,6 +369,9 @@ impl Actor {
         let fresh = carnet_shared::doc::fresh_history(current, actor, now)?;
         let step = self.engine.replace_document(doc, fresh);
         batch.push_step(step, &self.registry);
+        // Nothing a peer sends from now on (later in this batch too) is applied.
+        self.engine.seal(doc);
+        batch.sealed.insert(doc, now);
         Ok(())
     }
 
@@ -513,12 +533,15 @@ impl Actor {
             reads,
             checkpoints,
             activity,
+            sealed: newly_sealed,
         } = batch;
-        let stored = if writes.is_empty() {
+        let stored = if writes.is_empty() && newly_sealed.is_empty() {
             Ok(())
         } else {
-            self.store
-                .apply_with(&writes, |tx| activity::record(tx, &activity))
+            self.store.apply_with(&writes, |tx| {
+                activity::record(tx, &activity)?;
+                sealed::record(tx, &newly_sealed)
+            })
         };
         if let Err(error) = stored {
             for (reply, _) in reads {
@@ -529,6 +552,7 @@ impl Actor {
             }
             return self.storage_failed(error, replies);
         }
+        self.sealed.extend(newly_sealed.into_keys());
         let dirty: BTreeSet<DocumentId> = writes
             .iter()
             .filter(|w| !matches!(w, StorageWrite::SyncState { .. }))
@@ -561,7 +585,7 @@ impl Actor {
     /// every connection is closed so that peers resync against what is really stored.
     fn storage_failed(&mut self, error: StoreError, replies: Vec<(Reply, Result<(), SyncError>)>) {
         tracing::error!(%error, "storing a sync batch failed; closing every sync connection");
-        self.engine = Engine::new(self.engine_config.clone());
+        self.engine = sealed_engine(&self.engine_config, &self.sealed);
         for conn in self.registry.ids() {
             self.registry.close(
                 conn,

@@ -534,3 +534,68 @@ fn a_replaced_history_is_stored_alone_and_offered_afresh_to_open_connections() {
     assert_eq!(net.server.closes.len(), 1);
     assert_eq!(Net::heads(&net.server.engine, doc), fresh.get_heads());
 }
+
+#[test]
+fn sealed_document_applies_no_peer_change_even_from_an_all_documents_writer() {
+    let doc = doc_id(11);
+    let mut net = Net::new(EngineLimits::default(), &["phone", "admin"]);
+    net.connect(0, rw(doc));
+    net.connect(1, Scope::all(Access::ReadWrite));
+    let step = net.clients[0]
+        .engine
+        .insert_document(doc, team_doc(1, "enc"))
+        .unwrap();
+    net.apply_client(0, step);
+    net.run();
+    let step = net.clients[1]
+        .engine
+        .want_document(doc, ActorId::from(vec![8; 16]));
+    net.apply_client(1, step);
+    net.run();
+    let sealed_heads = Net::heads(&net.server.engine, doc);
+    assert_eq!(Net::heads(&net.clients[1].engine, doc), sealed_heads);
+
+    net.server.engine.seal(doc);
+    assert!(net.server.engine.is_sealed(&doc));
+    let doc_writes = |net: &Net| {
+        net.server
+            .writes
+            .iter()
+            .filter(|w| !matches!(w, StorageWrite::SyncState { .. }))
+            .count()
+    };
+    let writes_before = doc_writes(&net);
+    // An open connection: read-only on the document from the seal on.
+    net.edit(1, doc, "old-history", "signe distinctif");
+    net.edit(0, doc, "late", "encounter");
+    net.run();
+    assert_eq!(Net::heads(&net.server.engine, doc), sealed_heads);
+    assert_eq!(doc_writes(&net), writes_before);
+    // A connection opened after the seal, with the same blanket grant: still nothing.
+    net.disconnect(1);
+    net.edit(1, doc, "offline", "again");
+    net.connect(1, Scope::all(Access::ReadWrite));
+    net.run();
+    assert_eq!(Net::heads(&net.server.engine, doc), sealed_heads);
+    assert_eq!(doc_writes(&net), writes_before);
+    assert!(
+        net.server
+            .engine
+            .document(&doc)
+            .unwrap()
+            .get(ROOT, "old-history")
+            .unwrap()
+            .is_none()
+    );
+    // Peers still receive the sealed document.
+    assert!(
+        net.clients[1]
+            .engine
+            .document(&doc)
+            .unwrap()
+            .get(ROOT, "enc")
+            .unwrap()
+            .is_some()
+    );
+    assert!(net.server.closes.is_empty());
+}
