@@ -62,23 +62,69 @@ pub(crate) fn data_version(conn: &Connection) -> rusqlite::Result<String> {
     )
 }
 
-/// The data version when the red flags are up to date with it, else None (then
-/// [`refresh`] must run on a writable connection). Read-only.
-pub fn current(conn: &Connection) -> rusqlite::Result<Option<String>> {
-    let version = data_version(conn)?;
-    let stored: Option<String> = conn
-        .query_row(
-            "SELECT value FROM procurement_view_state WHERE key = 'flags_version'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok((stored.as_deref() == Some(version.as_str())).then_some(version))
+/// This build's stamps of the views' code (`build.rs`): derived data stored by a build whose
+/// code would derive or render it differently is stale, as if the data had changed. Without
+/// them a deploy that fixes a template or a figure kept serving the old stored pages until
+/// the next import.
+const DERIVED_STAMP: &str = env!("CARNET_VIEWS_DERIVED_STAMP");
+const PAGES_STAMP: &str = env!("CARNET_VIEWS_PAGES_STAMP");
+
+/// What `procurement_view_state` must hold under `key` for derived data of `version` made
+/// by a build with `stamp`.
+fn stamped(version: &str, stamp: &str) -> String {
+    format!("{version}#{stamp}")
 }
 
-/// Recomputes the red flags and the summary tables if the data changed since the last
-/// time, in one transaction (readers see the old derived data or the new, never a mix).
-/// Returns the data version the views now reflect (part of cache keys).
+fn state(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT value FROM procurement_view_state WHERE key = ?1",
+        [key],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+fn set_state(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO procurement_view_state(key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )?;
+    Ok(())
+}
+
+/// Which derived data must be rebuilt for the data as it is now.
+struct Staleness {
+    version: String,
+    /// Red flags, aggregates, page marks, supplier keys (and so the pages too).
+    derived: bool,
+    /// Only the stored pages (this build renders differently).
+    pages: bool,
+}
+
+fn staleness(conn: &Connection) -> rusqlite::Result<Staleness> {
+    let version = data_version(conn)?;
+    let derived = state(conn, "flags_version")? != Some(stamped(&version, DERIVED_STAMP));
+    let pages = state(conn, "pages_version")? != Some(stamped(&version, PAGES_STAMP));
+    Ok(Staleness {
+        version,
+        derived,
+        pages,
+    })
+}
+
+/// The data version when the red flags, summaries and stored pages are up to date with it
+/// and were made by this build's code, else None (then [`refresh`] must run on a writable
+/// connection). Read-only.
+pub fn current(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    let s = staleness(conn)?;
+    Ok((!s.derived && !s.pages).then_some(s.version))
+}
+
+/// Recomputes the red flags and the summary tables if the data (or the code deriving them)
+/// changed since the last time, or only the stored pages if just the rendering changed, in
+/// one transaction (readers see the old derived data or the new, never a mix). Returns the
+/// data version the views now reflect (part of cache keys).
 pub fn refresh(conn: &Connection) -> Result<String, SummaryError> {
     if let Some(version) = current(conn)? {
         return Ok(version);
@@ -87,27 +133,20 @@ pub fn refresh(conn: &Connection) -> Result<String, SummaryError> {
     // and then sees the stored version.
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let result = (|| -> Result<String, SummaryError> {
-        let stored: Option<String> = conn
-            .query_row(
-                "SELECT value FROM procurement_view_state WHERE key = 'flags_version'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let version = data_version(conn)?;
-        if stored.as_deref() != Some(version.as_str()) {
+        let s = staleness(conn)?;
+        if s.derived {
             redflags::compute(conn)?;
             summary::rebuild_aggregates(conn)?;
             supplier_keys::rebuild(conn)?;
-            conn.execute(
-                "INSERT INTO procurement_view_state(key, value) VALUES ('flags_version', ?1)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [&version],
-            )?;
-            // After the version: the pages are rendered from the aggregates above.
+            set_state(conn, "flags_version", &stamped(&s.version, DERIVED_STAMP))?;
+        }
+        if s.derived || s.pages {
+            // Before rendering: the pages are rendered from the aggregates above, which
+            // readers use only once both stamps match.
+            set_state(conn, "pages_version", &stamped(&s.version, PAGES_STAMP))?;
             summary::rebuild_pages(conn)?;
         }
-        Ok(version)
+        Ok(s.version)
     })();
     match result {
         Ok(v) => {
@@ -151,5 +190,47 @@ mod tests {
             })
             .unwrap();
         assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn pages_stored_by_another_build_are_stale_and_rebuilt_alone() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::procurement::db::migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let version = refresh(&conn).unwrap();
+        let marker = "<!-- rendered by an older build -->";
+        conn.execute("UPDATE procurement_view_pages SET html = ?1", [marker])
+            .unwrap();
+        // A mark in the aggregates: only a full rebuild puts the real count back.
+        conn.execute("UPDATE procurement_view_headline SET contracts = 999", [])
+            .unwrap();
+        // As an older build left it: same data, another renderer.
+        set_state(&conn, "pages_version", &stamped(&version, "0.0.0+old")).unwrap();
+        assert_eq!(current(&conn).unwrap(), None);
+        assert!(
+            summary::stored_page(&conn, "Overview true", summary::Rendering::Html)
+                .unwrap()
+                .is_none(),
+            "an older build's page is never served"
+        );
+        assert_eq!(refresh(&conn).unwrap(), version);
+        assert_eq!(current(&conn).unwrap(), Some(version.clone()));
+        let (html, _) = summary::stored_page(&conn, "Overview true", summary::Rendering::Html)
+            .unwrap()
+            .unwrap();
+        assert!(!html.contains(marker));
+        let contracts = |conn: &Connection| -> i64 {
+            conn.query_row("SELECT contracts FROM procurement_view_headline", [], |r| {
+                r.get(0)
+            })
+            .unwrap()
+        };
+        assert_eq!(contracts(&conn), 999, "only the pages were rebuilt");
+
+        // Aggregates derived by another build: everything is rebuilt.
+        set_state(&conn, "flags_version", &stamped(&version, "0.0.0+old")).unwrap();
+        assert_eq!(current(&conn).unwrap(), None);
+        assert_eq!(refresh(&conn).unwrap(), version);
+        assert_eq!(contracts(&conn), 0);
     }
 }
