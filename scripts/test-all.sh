@@ -72,7 +72,11 @@ fi
 stage tauri-deps scripts/install-tauri-deps.sh --test
 stage tauri-driver bash -c 'command -v tauri-driver >/dev/null || cargo install --locked tauri-driver'
 # `cargo build` (default members, as nextest built them) only links the server binary.
-stage app-build bash -c 'cargo build --locked && cargo build -p carnet-app --locked'
+# `--all-targets`: the app's tests turn on more features of shared dependencies (bitflags,
+# tracing, hyper…) than the binary alone; built apart, the whole GTK/WebKit/Tauri tree would
+# be compiled twice. This one build makes the binary the real-app tests drive and everything
+# app-unit runs.
+stage app-build bash -c 'cargo build --locked && cargo build -p carnet-app --all-targets --locked'
 stage app-clippy cargo clippy -p carnet-app -p carnet-app-tests --all-targets --locked -- -D warnings
 stage app-unit cargo nextest run -p carnet-app --locked --no-fail-fast --failure-output final
 # One app at a time (2 cores); the timeout bounds the whole step, not a test's speed.
