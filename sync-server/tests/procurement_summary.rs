@@ -251,9 +251,36 @@ fn deep_pages_start_from_their_page_mark_and_equal_offset_pages() {
         }
     }
     // The seek itself: a deep offset starts from a mark and skips less than a stride.
-    let (after, rest) = summary::seek(&conn, Listing::Ocds, 1234).unwrap().unwrap();
+    let Some(summary::Start::At { after, rest }) =
+        summary::seek(&conn, Listing::Ocds, 1234).unwrap()
+    else {
+        panic!("offset 1234 is inside the table");
+    };
     assert!(after.is_some());
     assert_eq!(rest, 34);
+    // Far past the end: known empty from the marks, no OFFSET walk.
+    let past = (total / MARK_STRIDE + 1) * MARK_STRIDE;
+    for offset in [past, i64::from(u32::MAX) * 250] {
+        assert_eq!(
+            summary::seek(&conn, Listing::Ocds, offset).unwrap(),
+            Some(summary::Start::PastEnd)
+        );
+    }
+    let far = publish::contracts(
+        &conn,
+        &ContractFilter::default(),
+        Page {
+            page: u32::MAX,
+            per_page: 250,
+            after: None,
+        },
+    )
+    .unwrap();
+    assert!(far.is_empty());
+    let (rows, far_total) =
+        stats::contracts(&conn, &Filter::default(), None, 50, i64::MAX / 2).unwrap();
+    assert!(rows.is_empty());
+    assert_eq!(far_total, total);
 
     // The views' contract list (newest first, undated last): same rows as the computed
     // query for pages across marks, in the undated tail and past the end.

@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::model::{self, Contract};
 use super::ocds::{self, CpvInfo, OcdsConfig};
 use super::source::{ListHint, RawRecord};
+use super::views::summary::Start;
 
 /// Filters shared by the OCDS endpoints and, later, the public views.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
@@ -201,11 +202,13 @@ pub fn contracts(
         // Unfiltered page N: start from the nearest page mark (a keyset cursor stored by
         // the views' refresh), so a deep page walks fewer than MARK_STRIDE extra rows.
         let (_, offset) = page.limit_offset();
-        if let Some((after, rest)) =
-            super::views::summary::seek(conn, super::views::summary::Listing::Ocds, offset)?
-        {
-            page.after = after;
-            skip = Some(rest);
+        match super::views::summary::seek(conn, super::views::summary::Listing::Ocds, offset)? {
+            Some(Start::At { after, rest }) => {
+                page.after = after;
+                skip = Some(rest);
+            }
+            Some(Start::PastEnd) => return Ok(Vec::new()),
+            None => {}
         }
     }
     if let Some(after) = page.after {

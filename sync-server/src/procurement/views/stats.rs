@@ -5,7 +5,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params_from_iter};
 
 use super::filter::{AMOUNT_SQL, Filter};
-use super::summary::{CONTRACTS_ORDER_SQL, Listing};
+use super::summary::{CONTRACTS_ORDER_SQL, Listing, Start};
 use super::thresholds::THRESHOLDS;
 
 /// Amount attributed to one supplier of a contract: co-contractors share it equally.
@@ -504,12 +504,13 @@ pub fn contracts(
     if f.is_empty()
         && flag.is_none()
         && let Some(h) = super::summary::headline(conn)?
-        && let Some((after, rest)) = super::summary::seek(conn, Listing::Contracts, offset)?
+        && let Some(start) = super::summary::seek(conn, Listing::Contracts, offset)?
     {
-        return Ok((
-            super::summary::contracts_after(conn, after, rest, limit)?,
-            h.contracts,
-        ));
+        let rows = match start {
+            Start::At { after, rest } => super::summary::contracts_after(conn, after, rest, limit)?,
+            Start::PastEnd => Vec::new(),
+        };
+        return Ok((rows, h.contracts));
     }
     contracts_computed(conn, f, flag, limit, offset)
 }
@@ -538,6 +539,10 @@ pub fn contracts_computed(
         params_from_iter(args.clone()),
         |r| r.get(0),
     )?;
+    if offset >= total {
+        // Past the end: OFFSET would walk every matching row to find nothing.
+        return Ok((Vec::new(), total));
+    }
     let columns = CONTRACT_COLUMNS_SQL.replace("{AMOUNT_SQL}", AMOUNT_SQL);
     let mut stmt = conn.prepare(&format!(
         "SELECT {columns}, {value}
