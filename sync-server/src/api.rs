@@ -353,7 +353,7 @@ async fn index_teams(state: &AppState, night_doc: DocumentId, refs: Vec<(Uuid, S
         }
         Ok(())
     });
-    let actor = automerge::ActorId::from(rand::rng().random::<[u8; 16]>());
+    let actor = crate::docs::server_actor();
     if let Err(error) = state.hub.edit_document(night_doc, actor, edit).await {
         tracing::error!(%error, "could not add teams to the night index");
     }

@@ -15,7 +15,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use automerge::{ActorId, AutoCommit};
+use automerge::AutoCommit;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::StatusCode;
@@ -59,10 +59,6 @@ pub fn routes() -> Router<AppState> {
 
 const COORDINATORS: &[Role] = &[Role::Admin, Role::Coordinator];
 
-fn server_actor() -> ActorId {
-    ActorId::from(rand::rng().random::<[u8; 16]>())
-}
-
 /// A 422 with the parser's own description of what is wrong (line/column, missing field).
 fn unprocessable(code: &'static str, detail: impl Serialize) -> Response {
     #[derive(Serialize)]
@@ -93,7 +89,7 @@ async fn kit_document(state: &AppState) -> Result<DocumentId, ApiError> {
         return Ok(doc);
     }
     let now = state.now();
-    let mut doc = AutoCommit::new().with_actor(server_actor());
+    let mut doc = AutoCommit::new().with_actor(crate::docs::server_actor());
     climate::create_kit_doc(&mut doc, now).map_err(|error| {
         tracing::error!(%error, "could not build the kit document");
         ApiError::internal()
@@ -116,7 +112,7 @@ async fn kit_document(state: &AppState) -> Result<DocumentId, ApiError> {
 async fn edit(state: &AppState, doc: DocumentId, edit: DocumentEdit) -> Result<(), ApiError> {
     state
         .hub
-        .edit_document(doc, server_actor(), edit)
+        .edit_document(doc, crate::docs::server_actor(), edit)
         .await
         .map_err(|error| match error {
             SyncError::Edit(error) => {
@@ -367,7 +363,7 @@ async fn create_group(
     // The kit first: an enrolled volunteer always gets it.
     let kit = kit_document(&state).await?;
     let id = random_uuid();
-    let mut doc = AutoCommit::new().with_actor(server_actor());
+    let mut doc = AutoCommit::new().with_actor(crate::docs::server_actor());
     climate::create_field_doc(&mut doc, id, &name).map_err(|error| {
         tracing::error!(%error, "could not build a field document");
         ApiError::internal()

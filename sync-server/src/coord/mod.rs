@@ -19,7 +19,6 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use carnet_shared::ids::DocumentId;
-use rand::RngExt;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -157,6 +156,6 @@ async fn read_one(state: &AppState, doc: DocumentId) -> Result<DocumentSnapshot,
 
 /// Applies `edit` to a stored document as a fresh server actor.
 async fn edit(state: &AppState, doc: DocumentId, edit: DocumentEdit) -> Result<(), SyncError> {
-    let actor = automerge::ActorId::from(rand::rng().random::<[u8; 16]>());
+    let actor = crate::docs::server_actor();
     state.hub.edit_document(doc, actor, edit).await
 }

@@ -37,7 +37,6 @@ use axum::routing::post;
 use axum::{Json, Router};
 use carnet_shared::doc;
 use futures_util::future::join_all;
-use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -213,7 +212,7 @@ async fn close_night(
         .collect();
     let now = state.now();
     let replaced = readable.iter().map(|team| {
-        let actor = automerge::ActorId::from(rand::rng().random::<[u8; 16]>());
+        let actor = crate::docs::server_actor();
         state.hub.replace_history(team.document_id, actor, now)
     });
     for result in join_all(replaced).await {

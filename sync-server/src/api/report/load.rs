@@ -4,12 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use automerge::{ActorId, Automerge};
+use automerge::Automerge;
 use carnet_shared::doc::{self, DocError};
 use carnet_shared::ids::DocumentId;
 use carnet_shared::model::{Night, PartnerEntry, Review};
 use carnet_shared::report::{PartnerAggregate, TeamInput, team_input};
-use rand::RngExt;
 use rusqlite::params;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -158,7 +157,7 @@ pub async fn load_night(state: &AppState, night_id: Uuid) -> Result<NightData, A
 
 /// A new, empty review document for the night.
 fn new_review(night_id: Uuid, now: i64) -> Result<Automerge, DocError> {
-    let mut review = doc::new_doc(ActorId::from(rand::rng().random::<[u8; 16]>()));
+    let mut review = doc::new_doc(crate::docs::server_actor());
     doc::create_review(&mut review, night_id, now)?;
     Ok(review.document().clone())
 }
@@ -172,7 +171,7 @@ pub async fn edit_review(
     make_edit: impl Fn() -> DocumentEdit,
 ) -> Result<(), ApiError> {
     let id = review_document_id(night_id);
-    let actor = || ActorId::from(rand::rng().random::<[u8; 16]>());
+    let actor = crate::docs::server_actor;
     match state.hub.edit_document(id, actor(), make_edit()).await {
         Ok(()) => return Ok(()),
         Err(SyncError::UnknownDocument) => {}
