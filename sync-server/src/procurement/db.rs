@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use super::model::{Contract, Party};
 use super::quality::{CpvList, Finding, clean_date};
 
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: normalised contracts, parties, modifications, findings, runs.
     r#"
 CREATE TABLE procurement_buyers (

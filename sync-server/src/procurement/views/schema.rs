@@ -297,6 +297,59 @@ mod tests {
         assert_eq!(n, 1);
     }
 
+    /// The version an older build stamped: finished runs and the highest contract rowid.
+    fn old_version(conn: &Connection) -> String {
+        conn.query_row(
+            "SELECT (SELECT COALESCE(MAX(id), 0) || '.' || COUNT(*) FROM procurement_import_runs
+                     WHERE status != 'running')
+                 || ':' || (SELECT COALESCE(MAX(rowid), 0) FROM procurement_contracts)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_generation_migration_keeps_a_current_database_current_and_a_stale_one_stale() {
+        use crate::procurement::db;
+        for current_before in [true, false] {
+            let mut conn = Connection::open_in_memory().unwrap();
+            // As the previous build left it: three steps of each list.
+            carnet_shared::store::migrate(&mut conn, db::NAMESPACE, &db::MIGRATIONS[..3]).unwrap();
+            carnet_shared::store::migrate(&mut conn, NAMESPACE, &MIGRATIONS[..3]).unwrap();
+            conn.execute_batch(
+                "INSERT INTO procurement_buyers(id) VALUES ('b');
+                 INSERT INTO procurement_import_runs(id, source, started_at, finished_at, status)
+                   VALUES (7, 's', '2026-01-01T00:00:00Z', '2026-01-01T00:10:00Z', 'done');
+                 INSERT INTO procurement_contracts(buyer_id, contract_id, kind, format,
+                   modification_count, content_hash, raw_json, first_run, last_run)
+                   VALUES ('b', 'x', 'marche', '2019', 0, 'h', '{}', 7, 7);",
+            )
+            .unwrap();
+            let old = old_version(&conn);
+            let stamped_as = if current_before {
+                old
+            } else {
+                "6.1:1".to_string()
+            };
+            set_state(&conn, "flags_version", &stamped(&stamped_as, DERIVED_STAMP)).unwrap();
+            set_state(&conn, "pages_version", &stamped(&stamped_as, PAGES_STAMP)).unwrap();
+
+            db::migrate(&mut conn).unwrap();
+            migrate(&mut conn).unwrap();
+            assert_eq!(
+                current(&conn).unwrap().is_some(),
+                current_before,
+                "current before: {current_before}"
+            );
+            assert_eq!(state(&conn, "refreshed_run").unwrap().as_deref(), Some("7"));
+            assert_eq!(
+                last_refresh_run_finished(&conn).unwrap().as_deref(),
+                Some("2026-01-01T00:10:00Z")
+            );
+        }
+    }
+
     #[test]
     fn pages_stored_by_another_build_are_stale_and_rebuilt_alone() {
         let mut conn = Connection::open_in_memory().unwrap();
