@@ -135,66 +135,9 @@ CREATE INDEX procurement_contracts_page_order
     // inserts, updates or deletes a row the views derive from (`views::schema::data_version`
     // reads it in O(1); before, an in-place update of a contract left the version as it was),
     // and the import runs' heartbeat (each committed batch stamps it: a `running` run whose
-    // heartbeat is old is dead, see `views::schema::HEARTBEAT_TIMEOUT`).
-    GENERATION_MIGRATION,
+    // heartbeat is old is dead, see `views::live::HEARTBEAT_TIMEOUT`). See `generation`.
+    super::generation::MIGRATION,
 ];
-
-/// The data tables the views derive from: any row change in them bumps the generation.
-const DATA_TABLES: [&str; 6] = [
-    "procurement_contracts",
-    "procurement_buyers",
-    "procurement_suppliers",
-    "procurement_contract_suppliers",
-    "procurement_modifications",
-    "procurement_quality_findings",
-];
-
-/// Migration 4, spelled out (a constant: shipped migrations never change). Checked against
-/// [`DATA_TABLES`] by a test.
-const GENERATION_MIGRATION: &str = r#"
-CREATE TABLE procurement_data_generation (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    generation INTEGER NOT NULL
-);
-INSERT INTO procurement_data_generation(id, generation) VALUES (1, 0);
-CREATE TRIGGER procurement_contracts_gen_i AFTER INSERT ON procurement_contracts
-    BEGIN UPDATE procurement_data_generation SET generation = generation + 1; END;
-CREATE TRIGGER procurement_contracts_gen_u AFTER UPDATE ON procurement_contracts
-    BEGIN UPDATE procurement_data_generation SET generation = generation + 1; END;
-CREATE TRIGGER procurement_contracts_gen_d AFTER DELETE ON procurement_contracts
-    BEGIN UPDATE procurement_data_generation SET generation = generation + 1; END;
-CREATE TRIGGER procurement_buyers_gen_i AFTER INSERT ON procurement_buyers
-    BEGIN UPDATE procurement_data_generation SET generation = generation + 1; END;
-CREATE TRIGGER procurement_buyers_gen_u AFTER UPDATE ON procurement_buyers
-    BEGIN UPDATE procurement_data_generation SET generation = generation + 1; END;
-CREATE TRIGGER procurement_buyers_gen_d AFTER DELETE ON procurement_buyers
-    BEGIN UPDATE procurement_data_generation SET generation = generation + 1; END;
-CREATE TRIGGER procurement_suppliers_gen_i AFTER INSERT ON procurement_suppliers
-    BEGIN UPDATE procurement_data_generation SET generation = generation + 1; END;
-CREATE TRIGGER procurement_suppliers_gen_u AFTER UPDATE ON procurement_suppliers
-    BEGIN UPDATE procurement_data_generation SET generation = generation + 1; END;
-CREATE TRIGGER procurement_suppliers_gen_d AFTER DELETE ON procurement_suppliers
-    BEGIN UPDATE procurement_data_generation SET generation = generation + 1; END;
-CREATE TRIGGER procurement_contract_suppliers_gen_i AFTER INSERT ON procurement_contract_suppliers
-    BEGIN UPDATE procurement_data_generation SET generation = generation + 1; END;
-CREATE TRIGGER procurement_contract_suppliers_gen_u AFTER UPDATE ON procurement_contract_suppliers
-    BEGIN UPDATE procurement_data_generation SET generation = generation + 1; END;
-CREATE TRIGGER procurement_contract_suppliers_gen_d AFTER DELETE ON procurement_contract_suppliers
-    BEGIN UPDATE procurement_data_generation SET generation = generation + 1; END;
-CREATE TRIGGER procurement_modifications_gen_i AFTER INSERT ON procurement_modifications
-    BEGIN UPDATE procurement_data_generation SET generation = generation + 1; END;
-CREATE TRIGGER procurement_modifications_gen_u AFTER UPDATE ON procurement_modifications
-    BEGIN UPDATE procurement_data_generation SET generation = generation + 1; END;
-CREATE TRIGGER procurement_modifications_gen_d AFTER DELETE ON procurement_modifications
-    BEGIN UPDATE procurement_data_generation SET generation = generation + 1; END;
-CREATE TRIGGER procurement_quality_findings_gen_i AFTER INSERT ON procurement_quality_findings
-    BEGIN UPDATE procurement_data_generation SET generation = generation + 1; END;
-CREATE TRIGGER procurement_quality_findings_gen_u AFTER UPDATE ON procurement_quality_findings
-    BEGIN UPDATE procurement_data_generation SET generation = generation + 1; END;
-CREATE TRIGGER procurement_quality_findings_gen_d AFTER DELETE ON procurement_quality_findings
-    BEGIN UPDATE procurement_data_generation SET generation = generation + 1; END;
-ALTER TABLE procurement_import_runs ADD COLUMN heartbeat_at TEXT;
-"#;
 
 /// Namespace of the procurement tables in `schema_migrations` (`carnet_shared::store::migrate`).
 pub const NAMESPACE: &str = "carnet-server.procurement";
@@ -503,7 +446,7 @@ pub fn add_finding(tx: &Connection, rowid: i64, f: &Finding) -> rusqlite::Result
 
 /// Row counts of the data tables (for idempotence checks and the summary).
 pub fn table_counts(conn: &Connection) -> rusqlite::Result<Vec<(&'static str, i64)>> {
-    DATA_TABLES
+    super::generation::DATA_TABLES
         .iter()
         .map(|t| {
             conn.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))
@@ -538,56 +481,6 @@ mod tests {
             MIGRATIONS.len() as i64
         );
         migrate(&mut conn).unwrap();
-    }
-
-    #[test]
-    fn every_change_to_a_data_table_bumps_the_generation() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        migrate(&mut conn).unwrap();
-        let generation = |conn: &Connection| -> i64 {
-            conn.query_row(
-                "SELECT generation FROM procurement_data_generation",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap()
-        };
-        // One trigger per table and kind of change, none forgotten.
-        for table in DATA_TABLES {
-            for (suffix, event) in [("i", "INSERT"), ("u", "UPDATE"), ("d", "DELETE")] {
-                let sql: String = conn
-                    .query_row(
-                        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
-                        [format!("{table}_gen_{suffix}")],
-                        |r| r.get(0),
-                    )
-                    .unwrap();
-                assert!(sql.contains(&format!("AFTER {event} ON {table}")), "{sql}");
-            }
-        }
-        let before = generation(&conn);
-        conn.execute(
-            "INSERT INTO procurement_buyers(id, name) VALUES ('b', 'x')",
-            [],
-        )
-        .unwrap();
-        let inserted = generation(&conn);
-        assert!(inserted > before);
-        // An in-place update keeps every rowid: only the generation tells.
-        conn.execute("UPDATE procurement_buyers SET name = 'y'", [])
-            .unwrap();
-        let updated = generation(&conn);
-        assert!(updated > inserted);
-        conn.execute("DELETE FROM procurement_buyers", []).unwrap();
-        assert!(generation(&conn) > updated);
-        // The run log is not data the views derive from.
-        let now = generation(&conn);
-        conn.execute(
-            "INSERT INTO procurement_import_runs(source, started_at, status) VALUES ('s', 't', 'running')",
-            [],
-        )
-        .unwrap();
-        assert_eq!(generation(&conn), now);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! stopped beating and holds no lock is dead: the next request marks it failed and
 //! refreshes, as after a failed import. The time is always passed in.
 
+use axum::http::header;
 use rusqlite::{Connection, ErrorCode};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime, UtcOffset};
@@ -242,6 +243,69 @@ pub fn refresh_at(conn: &Connection, now: OffsetDateTime) -> Result<Basis, Summa
     })
 }
 
+/// Where the notice goes in every HTML page (`templates/layout.html`).
+const NOTICE_MARK: &str = "<!--carnet:avis-->";
+
+/// Adds the import notice to a response: a paragraph in HTML, a field in JSON, headers in
+/// every format (CSV has no other place).
+pub(super) fn with_notice(
+    body: String,
+    format: super::Format,
+    notice: Option<(&ImportNotice, String)>,
+) -> (Vec<(header::HeaderName, String)>, String) {
+    let Some((notice, message)) = notice else {
+        return (Vec::new(), body);
+    };
+    let mut headers = vec![(
+        header::HeaderName::from_static("x-carnet-import-en-cours"),
+        notice.since.clone(),
+    )];
+    if let Some(of) = &notice.data_of {
+        headers.push((
+            header::HeaderName::from_static("x-carnet-donnees-du"),
+            of.clone(),
+        ));
+    }
+    let body = match format {
+        super::Format::Html => body.replacen(
+            NOTICE_MARK,
+            &format!(
+                "<p class=\"notice\" role=\"status\">{}</p>",
+                super::chart::escape(&message)
+            ),
+            1,
+        ),
+        super::Format::Json => match serde_json::from_str::<serde_json::Value>(&body) {
+            Ok(serde_json::Value::Object(mut map)) => {
+                map.insert(
+                    "mise_a_jour_en_cours".to_string(),
+                    serde_json::json!({
+                        "depuis": notice.since,
+                        "donnees_du": notice.data_of,
+                        "message": message,
+                    }),
+                );
+                serde_json::Value::Object(map).to_string()
+            }
+            _ => body,
+        },
+        super::Format::Csv => body,
+    };
+    (headers, body)
+}
+
+/// Headers as a response part; a value that is not a valid header (a run log written by
+/// hand) is left out rather than failing the page.
+pub(super) fn header_map(headers: Vec<(header::HeaderName, String)>) -> axum::http::HeaderMap {
+    let mut map = axum::http::HeaderMap::new();
+    for (name, value) in headers {
+        if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+            map.insert(name, value);
+        }
+    }
+    map
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 mod tests {
@@ -281,6 +345,41 @@ mod tests {
         assert!(!beating(&run("2026-12-06T14:55:00Z"), now));
         assert!(beating(&run("2026-12-06T15:01:00Z"), now), "a clock ahead");
         assert!(!beating(&run("not a time"), now));
+    }
+
+    #[test]
+    fn the_notice_goes_in_the_html_mark_the_json_and_the_headers() {
+        let notice = ImportNotice {
+            since: "2026-12-06T14:02:00Z".into(),
+            data_of: None,
+            previous: true,
+            since_fr: "<14 h 02>".into(),
+            data_of_fr: None,
+        };
+        let message = notice.message(true);
+        let html = format!("<main>\n{NOTICE_MARK}\n<h1>x</h1>");
+        let (headers, body) = with_notice(
+            html.clone(),
+            super::super::Format::Html,
+            Some((&notice, message.clone())),
+        );
+        assert!(body.contains("<p class=\"notice\" role=\"status\">Mise à jour des données en cours depuis &lt;14 h 02&gt;"), "{body}");
+        assert!(!body.contains(NOTICE_MARK));
+        assert_eq!(headers.len(), 1, "no end time to give");
+        assert_eq!(headers[0].1, "2026-12-06T14:02:00Z");
+        let (_, body) = with_notice(
+            "{\"view\":\"synthese\"}".into(),
+            super::super::Format::Json,
+            Some((&notice, message)),
+        );
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["view"], "synthese");
+        assert_eq!(v["mise_a_jour_en_cours"]["depuis"], "2026-12-06T14:02:00Z");
+        assert!(v["mise_a_jour_en_cours"]["donnees_du"].is_null());
+        // Without an import, the page is left as it is.
+        let (headers, body) = with_notice(html.clone(), super::super::Format::Html, None);
+        assert!(headers.is_empty());
+        assert_eq!(body, html);
     }
 
     #[test]

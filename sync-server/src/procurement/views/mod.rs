@@ -381,85 +381,23 @@ async fn respond(
         })
         .await;
         if let Ok(Ok(Some((body, slug)))) = stored {
-            return stored_response(body, &slug, format, notice);
+            return page_response(body, &slug, format, notice);
         }
     }
     let result = computed(&state, &served.version, view, filter, by_year).await;
     finish(result, format, &path, by_year, notice)
 }
 
-/// Where the notice goes in every HTML page (`templates/layout.html`).
-const NOTICE_MARK: &str = "<!--carnet:avis-->";
-
-/// Adds the import notice to a response: a paragraph in HTML, a field in JSON, headers in
-/// every format (CSV has no other place).
-fn with_notice(
-    body: String,
-    format: Format,
-    notice: Option<(&live::ImportNotice, String)>,
-) -> (Vec<(header::HeaderName, String)>, String) {
-    let Some((notice, message)) = notice else {
-        return (Vec::new(), body);
-    };
-    let mut headers = vec![(
-        header::HeaderName::from_static("x-carnet-import-en-cours"),
-        notice.since.clone(),
-    )];
-    if let Some(of) = &notice.data_of {
-        headers.push((
-            header::HeaderName::from_static("x-carnet-donnees-du"),
-            of.clone(),
-        ));
-    }
-    let body = match format {
-        Format::Html => body.replacen(
-            NOTICE_MARK,
-            &format!(
-                "<p class=\"notice\" role=\"status\">{}</p>",
-                chart::escape(&message)
-            ),
-            1,
-        ),
-        Format::Json => match serde_json::from_str::<serde_json::Value>(&body) {
-            Ok(serde_json::Value::Object(mut map)) => {
-                map.insert(
-                    "mise_a_jour_en_cours".to_string(),
-                    serde_json::json!({
-                        "depuis": notice.since,
-                        "donnees_du": notice.data_of,
-                        "message": message,
-                    }),
-                );
-                serde_json::Value::Object(map).to_string()
-            }
-            _ => body,
-        },
-        Format::Csv => body,
-    };
-    (headers, body)
-}
-
-/// Headers as a response part; a value that is not a valid header (a run log written by
-/// hand) is left out rather than failing the page.
-fn header_map(headers: Vec<(header::HeaderName, String)>) -> axum::http::HeaderMap {
-    let mut map = axum::http::HeaderMap::new();
-    for (name, value) in headers {
-        if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
-            map.insert(name, value);
-        }
-    }
-    map
-}
-
-/// A stored unfiltered page, with the headers `finish` would give it.
-fn stored_response(
+/// A page's response in its format, with the import notice if any (stored pages are served
+/// as they are; computed ones once rendered).
+fn page_response(
     body: String,
     slug: &str,
     format: Format,
     notice: Option<(&live::ImportNotice, String)>,
 ) -> Response {
-    let (extra, body) = with_notice(body, format, notice);
-    let extra = header_map(extra);
+    let (extra, body) = live::with_notice(body, format, notice);
+    let extra = live::header_map(extra);
     match format {
         Format::Html => (
             extra,
@@ -510,16 +448,16 @@ fn finish(
 ) -> Response {
     match (result, format) {
         (Ok((page, f)), Format::Html) => match render::html(&page, &f, path, by_year) {
-            Ok(body) => stored_response(body, &page.slug, format, notice),
+            Ok(body) => page_response(body, &page.slug, format, notice),
             Err(e) => {
                 tracing::error!(error = %e, "procurement template failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "erreur interne").into_response()
             }
         },
         (Ok((page, _)), Format::Csv) => {
-            stored_response(page::to_csv(&page.main_table()), &page.slug, format, notice)
+            page_response(page::to_csv(&page.main_table()), &page.slug, format, notice)
         }
-        (Ok((page, f)), Format::Json) => stored_response(
+        (Ok((page, f)), Format::Json) => page_response(
             page.to_json(&f.pairs()).to_string(),
             &page.slug,
             format,
