@@ -42,8 +42,6 @@ pub enum CliError {
     Database(#[from] db::DbError),
     #[error(transparent)]
     Import(#[from] ImportError),
-    #[error("vues : {0}")]
-    Views(#[from] super::views::summary::SummaryError),
 }
 
 /// `PRAGMA cache_size` of the import connection, in KiB (negative = KiB for SQLite).

@@ -178,7 +178,7 @@ impl Importer<'_> {
             }
         }
         // The heartbeat, with the batch: a run whose batches stop coming is dead (its views
-        // notice then ends, see `views::schema`). `running` again if the server had declared
+        // notice then ends, see `views::live`). `running` again if the server had declared
         // it dead while it was only stalled.
         tx.prepare_cached(
             "UPDATE procurement_import_runs SET heartbeat_at = ?2, status = 'running', error = NULL
@@ -227,7 +227,7 @@ pub struct ImportOptions<'a> {
     /// failure is rolled back alone and reported as [`ImportError::Finish`]). The CLI
     /// refreshes the views' derived data there, so readers see the run end and the new
     /// derived data at once: while the run is `running` they serve the previous derived
-    /// data with a notice (`views::schema::basis`), never a half-made refresh, and never
+    /// data with a notice (`views::live::basis`), never a half-made refresh, and never
     /// start one themselves.
     pub on_done: Option<FinishStep<'a>>,
 }
