@@ -555,3 +555,53 @@ async fn a_failed_import_leaves_the_views_as_they_were() {
         );
     }
 }
+
+#[test]
+fn a_failed_end_step_keeps_the_import_and_marks_the_run_done() {
+    let (_dir, db, before) = imported_and_refreshed();
+    let flags_version = view_state(&db, "flags_version").unwrap();
+    let records: Vec<Value> = (0..10)
+        .map(|i| record(OTHER_BUYER, i, 500, "2024-01-15"))
+        .collect();
+    let text = json!({ "marches": records }).to_string();
+    let mut conn = carnet_server::procurement::db::open(&db).unwrap();
+    let clock = || IMPORT_TIME.to_string();
+    // Writes, then fails: what it wrote is rolled back with it, nothing else.
+    let failing = |c: &Connection| -> Result<(), carnet_server::procurement::import::FinishError> {
+        c.execute(
+            "UPDATE procurement_view_state SET value = 'x' WHERE key = 'flags_version'",
+            [],
+        )?;
+        Err("refresh failed".into())
+    };
+    let result = import_reader_with(
+        &mut conn,
+        text.as_bytes(),
+        &CpvList::default(),
+        "end.json",
+        ImportOptions {
+            commit: Commit::PerBatch,
+            clock: &clock,
+            on_done: Some(&failing),
+        },
+    );
+    match result {
+        Err(ImportError::Finish { source, report }) => {
+            assert_eq!(source.to_string(), "refresh failed");
+            assert_eq!(report.inserted, 10);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(contracts_in_db(&db), before + 10);
+    assert_eq!(view_state(&db, "flags_version").unwrap(), flags_version);
+    let (status, finished): (String, String) = conn
+        .query_row(
+            "SELECT status, finished_at FROM procurement_import_runs WHERE source = 'end.json'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((status.as_str(), finished.as_str()), ("done", IMPORT_TIME));
+    // The derived data is stale, not current: the next request refreshes it.
+    assert_eq!(schema::current(&conn).unwrap(), None);
+}
