@@ -78,6 +78,21 @@ impl Read for PausingReader {
     }
 }
 
+/// Where the importer's busy handler reports that it waits for a lock.
+static BUSY: Mutex<Option<mpsc::Sender<()>>> = Mutex::new(None);
+
+/// Busy handler: reports the first wait of each lock attempt, then retries every
+/// millisecond (SQLite's own busy timeout sleeps too), giving up after ~20 s.
+fn on_busy(attempt: i32) -> bool {
+    if attempt == 0
+        && let Some(tx) = BUSY.lock().unwrap().as_ref()
+    {
+        let _ = tx.send(());
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1));
+    attempt < 20_000
+}
+
 /// An import running in its own thread (as the CLI in its own process: its own
 /// connection), paused after its first committed batch.
 struct PausedImport {
@@ -90,6 +105,12 @@ impl PausedImport {
     /// batch is committed. It ends as the CLI does: refreshing the views in the
     /// transaction that marks the run done.
     async fn start(db: &Path, records: Vec<Value>) -> Self {
+        Self::start_with(db, records, false).await
+    }
+
+    /// [`PausedImport::start`]; with `report_waits`, the importer's connection reports its
+    /// first wait for a lock on [`BUSY`] (and keeps waiting, up to ~20 s).
+    async fn start_with(db: &Path, records: Vec<Value>, report_waits: bool) -> Self {
         assert!(records.len() > BATCH_SIZE + 1);
         let (first, rest) = split_document(&records, BATCH_SIZE + 1);
         let (paused_tx, paused_rx) = mpsc::channel();
@@ -97,6 +118,9 @@ impl PausedImport {
         let db = db.to_path_buf();
         let thread = std::thread::spawn(move || {
             let mut conn = carnet_server::procurement::db::open(&db).unwrap();
+            if report_waits {
+                conn.busy_handler(Some(on_busy)).unwrap();
+            }
             let reader = PausingReader {
                 first: Cursor::new(first),
                 rest: Cursor::new(rest),
@@ -604,4 +628,39 @@ fn a_failed_end_step_keeps_the_import_and_marks_the_run_done() {
     assert_eq!((status.as_str(), finished.as_str()), ("done", IMPORT_TIME));
     // The derived data is stale, not current: the next request refreshes it.
     assert_eq!(schema::current(&conn).unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_batch_waits_for_a_refresh_holding_the_lock_instead_of_failing() {
+    let (_dir, db, before) = imported_and_refreshed();
+    let (waiting_tx, waiting_rx) = mpsc::channel();
+    *BUSY.lock().unwrap() = Some(waiting_tx);
+    let n = BATCH_SIZE + 100;
+    let records: Vec<Value> = (0..n)
+        .map(|i| record(OTHER_BUYER, i, 500, "2024-01-15"))
+        .collect();
+    let import = PausedImport::start_with(&db, records, true).await;
+    // Between two batches, a server takes the write lock (a refresh after a dead run) …
+    let holder = Connection::open(&db).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    holder
+        .execute(
+            "INSERT INTO procurement_view_state(key, value) VALUES ('held', 'x')",
+            [],
+        )
+        .unwrap();
+    import.resume.send(()).unwrap();
+    // … the importer's next batch waits for it …
+    tokio::task::spawn_blocking(move || waiting_rx.recv().unwrap())
+        .await
+        .unwrap();
+    // … and the holder commits a change. A deferred batch transaction that had read
+    // before waiting fails here at once (SQLITE_BUSY_SNAPSHOT): "database is locked".
+    holder.execute_batch("COMMIT").unwrap();
+    let report = tokio::task::spawn_blocking(move || import.thread.join().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.inserted, n as u64);
+    assert_eq!(contracts_in_db(&db), before + n as i64);
 }
