@@ -127,7 +127,7 @@ impl PausedImport {
                 pause: Some((paused_tx, resume_rx)),
             };
             let clock = || IMPORT_TIME.to_string();
-            let refresh = |c: &Connection| {
+            let refresh = |c: &Connection, _: &ImportReport| {
                 schema::refresh_within(c)?;
                 Ok(())
             };
@@ -591,7 +591,9 @@ fn a_failed_end_step_keeps_the_import_and_marks_the_run_done() {
     let mut conn = carnet_server::procurement::db::open(&db).unwrap();
     let clock = || IMPORT_TIME.to_string();
     // Writes, then fails: what it wrote is rolled back with it, nothing else.
-    let failing = |c: &Connection| -> Result<(), carnet_server::procurement::import::FinishError> {
+    let failing = |c: &Connection,
+                   _: &ImportReport|
+     -> Result<(), carnet_server::procurement::import::FinishError> {
         c.execute(
             "UPDATE procurement_view_state SET value = 'x' WHERE key = 'flags_version'",
             [],

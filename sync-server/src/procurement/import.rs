@@ -252,8 +252,9 @@ pub enum Commit {
 
 /// Error of an [`ImportOptions::on_done`] step.
 pub type FinishError = Box<dyn std::error::Error + Send + Sync>;
-/// An end step of [`ImportOptions::on_done`].
-pub type FinishStep<'a> = &'a dyn Fn(&Connection) -> Result<(), FinishError>;
+/// An end step of [`ImportOptions::on_done`]: the connection in the run's last
+/// transaction and the final report.
+pub type FinishStep<'a> = &'a dyn Fn(&Connection, &ImportReport) -> Result<(), FinishError>;
 
 /// How an import runs.
 pub struct ImportOptions<'a> {
@@ -359,7 +360,7 @@ pub fn import_reader_with<R: Read>(
             let finished = (|| {
                 record_end(conn, run_id, "done", &report, None, &clock())?;
                 Ok::<_, rusqlite::Error>(match on_done {
-                    Some(step) => run_in_savepoint(conn, step)?,
+                    Some(step) => run_in_savepoint(conn, step, &report)?,
                     None => None,
                 })
             })();
@@ -408,9 +409,10 @@ pub fn import_reader_with<R: Read>(
 fn run_in_savepoint(
     conn: &Connection,
     step: FinishStep<'_>,
+    report: &ImportReport,
 ) -> rusqlite::Result<Option<FinishError>> {
     conn.execute_batch("SAVEPOINT import_on_done")?;
-    match step(conn) {
+    match step(conn, report) {
         Ok(()) => {
             conn.execute_batch("RELEASE import_on_done")?;
             Ok(None)
