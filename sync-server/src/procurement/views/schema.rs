@@ -39,7 +39,9 @@ CREATE TABLE procurement_view_state (
     // 4: the data version is now the data generation (procurement migration 4) instead of
     // the highest contract rowid: derived data stamped with the old version of the data as
     // it is gets the new one, so a current database stays current (no full refresh, ~6 min
-    // at 1M, just for the new version's spelling); a stale one stays stale.
+    // at 1M, just for the new version's spelling) as far as the data goes; a stale one stays
+    // stale. (The build that brings this step also changes the views' code: its stamps
+    // differ, so its first refresh runs anyway.)
     r#"
 UPDATE procurement_view_state
 SET value = (SELECT (SELECT COALESCE(MAX(id), 0) || '.' || COUNT(*) FROM procurement_import_runs
