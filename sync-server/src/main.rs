@@ -70,10 +70,14 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Procurement(ProcurementCommand::Import(args)) => {
-            let now = time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .context("formatting the current time")?;
-            let report = carnet_server::procurement::cli::run_import(&args, &now)?;
+            // RFC 3339 always formats a UTC time; an empty string would read as no sign of
+            // life, never as a wrong one.
+            let clock = || {
+                time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default()
+            };
+            let report = carnet_server::procurement::cli::run_import(&args, &clock)?;
             // `imported + rejected = read` is printed by run_import; a stopped import is an error.
             tracing::debug!(read = report.read, "procurement import finished");
             Ok(())

@@ -25,10 +25,10 @@ fn import_command_counts_add_up_and_a_rerun_changes_nothing() {
         dir.path().join("a.sqlite3"),
         &data,
     );
-    let first = run_import(&a, "2026-01-01T00:00:00Z").unwrap();
+    let first = run_import(&a, &|| "2026-01-01T00:00:00Z".to_string()).unwrap();
     assert_eq!((first.read, first.rejected, first.duplicates), (120, 3, 16));
     assert_eq!(first.imported() + first.rejected, first.read);
-    let second = run_import(&a, "2026-01-02T00:00:00Z").unwrap();
+    let second = run_import(&a, &|| "2026-01-02T00:00:00Z".to_string()).unwrap();
     assert_eq!((second.inserted, second.updated), (0, 0));
 }
 
@@ -40,7 +40,7 @@ fn import_command_leaves_the_red_flags_up_to_date_for_the_views() {
     let db = dir.path().join("a.sqlite3");
     run_import(
         &args(path.display().to_string(), db.clone(), &data),
-        "2026-01-01T00:00:00Z",
+        &|| "2026-01-01T00:00:00Z".to_string(),
     )
     .unwrap();
     let conn = rusqlite::Connection::open(&db).unwrap();

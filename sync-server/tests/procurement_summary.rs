@@ -16,6 +16,7 @@ use carnet_server::procurement::import::import_reader;
 use carnet_server::procurement::pool::ProcurementDb;
 use carnet_server::procurement::publish::{self, ContractFilter, Page};
 use carnet_server::procurement::views::filter::Filter;
+use carnet_server::procurement::views::schema::Derived;
 use carnet_server::procurement::views::stats::{self, Dimension};
 use carnet_server::procurement::views::summary::{self, Listing, MARK_STRIDE, Rendering};
 use carnet_server::procurement::views::{self, View, schema};
@@ -64,7 +65,12 @@ fn computed_pages(conn: &Connection) -> Vec<(String, String, String, String)> {
         [],
     )
     .unwrap();
-    assert!(summary::headline(conn).unwrap().is_none(), "stale = unused");
+    assert!(
+        summary::headline(conn, Derived::Matching)
+            .unwrap()
+            .is_none(),
+        "stale = unused"
+    );
     let pages = unfiltered_views()
         .iter()
         .map(|(view, by_year)| {
@@ -85,7 +91,9 @@ fn computed_pages(conn: &Connection) -> Vec<(String, String, String, String)> {
 /// headline (to compare states).
 fn assert_summaries_match(conn: &Connection, when: &str) -> stats::Headline {
     let all = Filter::default();
-    let stored = summary::headline(conn).unwrap().expect(when);
+    let stored = summary::headline(conn, Derived::Matching)
+        .unwrap()
+        .expect(when);
     assert_eq!(
         stored,
         stats::headline_computed(conn, &all).unwrap(),
@@ -93,11 +101,15 @@ fn assert_summaries_match(conn: &Connection, when: &str) -> stats::Headline {
     );
     for dim in DIMENSIONS {
         let (computed, total) = stats::groups_computed(conn, &all, dim, -1, 0).unwrap();
-        let (from_summary, stored_total) = summary::groups(conn, dim, -1, 0).unwrap().unwrap();
+        let (from_summary, stored_total) = summary::groups(conn, Derived::Matching, dim, -1, 0)
+            .unwrap()
+            .unwrap();
         assert_eq!(stored_total, total, "{when}: {dim:?} total");
         assert_eq!(from_summary, computed, "{when}: {dim:?}");
         // A page in the middle: the same slice.
-        let (page, _) = summary::groups(conn, dim, 7, 3).unwrap().unwrap();
+        let (page, _) = summary::groups(conn, Derived::Matching, dim, 7, 3)
+            .unwrap()
+            .unwrap();
         let (expected, _) = stats::groups_computed(conn, &all, dim, 7, 3).unwrap();
         assert_eq!(page, expected, "{when}: {dim:?} page");
     }
@@ -107,7 +119,7 @@ fn assert_summaries_match(conn: &Connection, when: &str) -> stats::Headline {
             (Rendering::Csv, csv),
             (Rendering::Json, json),
         ] {
-            let (body, _) = summary::stored_page(conn, &key, rendering)
+            let (body, _) = summary::stored_page(conn, &key, rendering, Derived::Matching)
                 .unwrap()
                 .unwrap_or_else(|| panic!("{when}: {key} not stored"));
             assert_eq!(body, expected, "{when}: {key} {rendering:?}");
@@ -147,9 +159,13 @@ fn summary_tables_equal_the_computed_aggregates_after_import_reimport_and_newer_
     let source = data.join("decp/sources/aife_2019-04-04.json");
     import_file(&mut conn, &source, &cpv);
     // Imported, not yet refreshed: the summaries are not used.
-    assert!(summary::headline(&conn).unwrap().is_none());
     assert!(
-        summary::stored_page(&conn, "Overview true", Rendering::Html)
+        summary::headline(&conn, Derived::Matching)
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        summary::stored_page(&conn, "Overview true", Rendering::Html, Derived::Matching)
             .unwrap()
             .is_none()
     );
@@ -252,7 +268,7 @@ fn deep_pages_start_from_their_page_mark_and_equal_offset_pages() {
     }
     // The seek itself: a deep offset starts from a mark and skips less than a stride.
     let Some(summary::Start::At { after, rest }) =
-        summary::seek(&conn, Listing::Ocds, 1234).unwrap()
+        summary::seek(&conn, Derived::Matching, Listing::Ocds, 1234).unwrap()
     else {
         panic!("offset 1234 is inside the table");
     };
@@ -262,7 +278,7 @@ fn deep_pages_start_from_their_page_mark_and_equal_offset_pages() {
     let past = (total / MARK_STRIDE + 1) * MARK_STRIDE;
     for offset in [past, i64::from(u32::MAX) * 250] {
         assert_eq!(
-            summary::seek(&conn, Listing::Ocds, offset).unwrap(),
+            summary::seek(&conn, Derived::Matching, Listing::Ocds, offset).unwrap(),
             Some(summary::Start::PastEnd)
         );
     }
@@ -452,7 +468,7 @@ fn a_database_from_before_the_summary_tables_gets_them_at_the_next_refresh() {
         "empty summaries must not count as current"
     );
     assert!(
-        summary::groups(&conn, Dimension::Buyer, 10, 0)
+        summary::groups(&conn, Derived::Matching, Dimension::Buyer, 10, 0)
             .unwrap()
             .is_none()
     );

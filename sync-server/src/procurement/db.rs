@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use super::model::{Contract, Party};
 use super::quality::{CpvList, Finding, clean_date};
 
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: normalised contracts, parties, modifications, findings, runs.
     r#"
 CREATE TABLE procurement_buyers (
@@ -131,6 +131,12 @@ CREATE INDEX procurement_contracts_ocid ON procurement_contracts(buyer_id || con
 CREATE INDEX procurement_contracts_page_order
     ON procurement_contracts(date_notification, buyer_id, contract_id);
 "#,
+    // 4: the data generation, bumped by triggers in the transaction of every statement that
+    // inserts, updates or deletes a row the views derive from (`views::schema::data_version`
+    // reads it in O(1); before, an in-place update of a contract left the version as it was),
+    // and the import runs' heartbeat (each committed batch stamps it: a `running` run whose
+    // heartbeat is old is dead, see `views::live::HEARTBEAT_TIMEOUT`). See `generation`.
+    super::generation::MIGRATION,
 ];
 
 /// Namespace of the procurement tables in `schema_migrations` (`carnet_shared::store::migrate`).
@@ -147,12 +153,15 @@ pub enum DbError {
     Schema(#[from] StoreError),
 }
 
+/// How long a connection waits for another one's write transaction before giving up.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Opens (creating if needed) the database and applies pending migrations.
 pub fn open(path: &std::path::Path) -> Result<Connection, DbError> {
     let mut conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     migrate(&mut conn)?;
     Ok(conn)
 }
@@ -437,15 +446,7 @@ pub fn add_finding(tx: &Connection, rowid: i64, f: &Finding) -> rusqlite::Result
 
 /// Row counts of the data tables (for idempotence checks and the summary).
 pub fn table_counts(conn: &Connection) -> rusqlite::Result<Vec<(&'static str, i64)>> {
-    let tables = [
-        "procurement_contracts",
-        "procurement_buyers",
-        "procurement_suppliers",
-        "procurement_contract_suppliers",
-        "procurement_modifications",
-        "procurement_quality_findings",
-    ];
-    tables
+    super::generation::DATA_TABLES
         .iter()
         .map(|t| {
             conn.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))

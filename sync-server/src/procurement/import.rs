@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::db::{self, Stored};
 use super::model::{self, Contract};
@@ -68,6 +68,13 @@ pub enum ImportError {
         committed: u64,
         report: Box<ImportReport>,
     },
+    /// Every record is stored and the run is marked done, but the caller's end step
+    /// ([`ImportOptions::on_done`]) failed and was rolled back.
+    #[error("import terminé, mais l'étape finale a échoué : {source}")]
+    Finish {
+        source: Box<dyn std::error::Error + Send + Sync>,
+        report: Box<ImportReport>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +100,7 @@ pub fn sniff<R: BufRead>(reader: &mut R) -> std::io::Result<Syntax> {
 struct Importer<'c> {
     conn: &'c mut Connection,
     cpv: &'c CpvList,
+    clock: &'c dyn Fn() -> String,
     run_id: i64,
     batch: Vec<RawRecord>,
     seen: HashMap<(String, String), String>,
@@ -117,8 +125,8 @@ impl Importer<'_> {
         // Counts and the duplicate map only change once the batch is committed.
         let mut report = self.report.clone();
         let mut seen_now: Vec<((String, String), String)> = Vec::new();
-        // A savepoint: a transaction of its own, or nested in the all-or-nothing one.
-        let tx = self.conn.savepoint()?;
+        // A transaction of its own, or a savepoint in the all-or-nothing one.
+        let tx = BatchTx::begin(self.conn)?;
         for raw in &batch {
             report.read += 1;
             let contract = match model::normalise(raw) {
@@ -169,11 +177,56 @@ impl Importer<'_> {
                 seen_now.push((key, hash));
             }
         }
+        // The heartbeat, with the batch: a run whose batches stop coming is dead (its views
+        // notice then ends, see `views::live`). `running` again if the server had declared
+        // it dead while it was only stalled.
+        tx.prepare_cached(
+            "UPDATE procurement_import_runs SET heartbeat_at = ?2, status = 'running', error = NULL
+             WHERE id = ?1",
+        )?
+        .execute(params![self.run_id, (self.clock)()])?;
         tx.commit()?;
         self.seen.extend(seen_now);
         self.committed = report.read;
         self.report = report;
         Ok(())
+    }
+}
+
+/// One batch's transaction. Its own one starts IMMEDIATE, taking the write lock before
+/// its first read: a deferred one reads, then waits for the lock, and fails at once
+/// (`SQLITE_BUSY_SNAPSHOT`, whatever the busy timeout) if the holder commits in the
+/// meantime — measured: an import stopped after 1,000 records, "database is locked", when
+/// a server refreshed its views (docs/benchmarks-procurement.md).
+enum BatchTx<'c> {
+    Own(rusqlite::Transaction<'c>),
+    Nested(rusqlite::Savepoint<'c>),
+}
+
+impl<'c> BatchTx<'c> {
+    fn begin(conn: &'c mut Connection) -> rusqlite::Result<Self> {
+        Ok(if conn.is_autocommit() {
+            BatchTx::Own(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+        } else {
+            BatchTx::Nested(conn.savepoint()?)
+        })
+    }
+
+    fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            BatchTx::Own(tx) => tx.commit(),
+            BatchTx::Nested(sp) => sp.commit(),
+        }
+    }
+}
+
+impl std::ops::Deref for BatchTx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            BatchTx::Own(tx) => tx,
+            BatchTx::Nested(sp) => sp,
+        }
     }
 }
 
@@ -197,8 +250,29 @@ pub enum Commit {
     AllOrNothing,
 }
 
+/// Error of an [`ImportOptions::on_done`] step.
+pub type FinishError = Box<dyn std::error::Error + Send + Sync>;
+/// An end step of [`ImportOptions::on_done`]: the connection in the run's last
+/// transaction and the final report.
+pub type FinishStep<'a> = &'a dyn Fn(&Connection, &ImportReport) -> Result<(), FinishError>;
+
+/// How an import runs.
+pub struct ImportOptions<'a> {
+    pub commit: Commit,
+    /// The current time, RFC 3339: the run's start, each batch's heartbeat, its end.
+    pub clock: &'a dyn Fn() -> String,
+    /// Runs in the transaction that marks a successful run `done` (in a savepoint: its
+    /// failure is rolled back alone and reported as [`ImportError::Finish`]). The CLI
+    /// refreshes the views' derived data there, so readers see the run end and the new
+    /// derived data at once: while the run is `running` they serve the previous derived
+    /// data with a notice (`views::live::basis`), never a half-made refresh, and never
+    /// start one themselves.
+    pub on_done: Option<FinishStep<'a>>,
+}
+
 /// Imports one DECP document, one transaction per batch. `source_label` names it in the
-/// run log; `started_at` is passed in (RFC 3339) so this stays testable.
+/// run log; `started_at` is passed in (RFC 3339) so this stays testable, and is also the
+/// time recorded as heartbeat and end (use [`import_reader_with`] with a clock otherwise).
 pub fn import_reader<R: Read>(
     conn: &mut Connection,
     reader: R,
@@ -206,38 +280,51 @@ pub fn import_reader<R: Read>(
     source_label: &str,
     started_at: &str,
 ) -> Result<ImportReport, ImportError> {
+    let clock = || started_at.to_string();
     import_reader_with(
         conn,
         reader,
         cpv,
         source_label,
-        started_at,
-        Commit::PerBatch,
+        ImportOptions {
+            commit: Commit::PerBatch,
+            clock: &clock,
+            on_done: None,
+        },
     )
 }
 
-/// [`import_reader`] with the commit policy chosen by the caller.
+/// [`import_reader`] with the commit policy, the clock and the end step chosen by the
+/// caller.
 pub fn import_reader_with<R: Read>(
     conn: &mut Connection,
     reader: R,
     cpv: &CpvList,
     source_label: &str,
-    started_at: &str,
-    commit: Commit,
+    options: ImportOptions<'_>,
 ) -> Result<ImportReport, ImportError> {
+    let ImportOptions {
+        commit,
+        clock,
+        on_done,
+    } = options;
     let mut reader = BufReader::with_capacity(256 * 1024, reader);
     let syntax = sniff(&mut reader)?;
+    let started_at = clock();
     conn.execute(
-        "INSERT INTO procurement_import_runs(source, started_at, status) VALUES (?1, ?2, 'running')",
+        "INSERT INTO procurement_import_runs(source, started_at, heartbeat_at, status)
+         VALUES (?1, ?2, ?2, 'running')",
         params![source_label, started_at],
     )?;
     let run_id = conn.last_insert_rowid();
     if commit == Commit::AllOrNothing {
-        conn.execute_batch("BEGIN")?;
+        // IMMEDIATE, as each batch's own transaction (see `BatchTx`).
+        conn.execute_batch("BEGIN IMMEDIATE")?;
     }
     let mut importer = Importer {
         conn,
         cpv,
+        clock,
         run_id,
         batch: Vec::new(),
         seen: HashMap::new(),
@@ -262,23 +349,93 @@ pub fn import_reader_with<R: Read>(
         },
         Err(e) => Err(e),
     };
-    if commit == Commit::AllOrNothing {
-        match &outcome {
-            Ok(()) => importer.conn.execute_batch("COMMIT")?,
-            Err(_) => {
-                importer.conn.execute_batch("ROLLBACK")?;
-                importer.committed = 0;
+    let conn = &*importer.conn;
+    let report = importer.report.clone();
+    match outcome {
+        Ok(()) => {
+            // All-or-nothing: the data, the run's end and `on_done` commit together.
+            if commit == Commit::PerBatch {
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+            }
+            let finished = (|| {
+                record_end(conn, run_id, "done", &report, None, &clock())?;
+                Ok::<_, rusqlite::Error>(match on_done {
+                    Some(step) => run_in_savepoint(conn, step, &report)?,
+                    None => None,
+                })
+            })();
+            match finished {
+                Ok(step_failure) => {
+                    conn.execute_batch("COMMIT")?;
+                    match step_failure {
+                        None => Ok(report),
+                        Some(source) => Err(ImportError::Finish {
+                            source,
+                            report: Box::new(report),
+                        }),
+                    }
+                }
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    Err(e.into())
+                }
             }
         }
+        Err(source) => {
+            let mut committed = importer.committed;
+            if commit == Commit::AllOrNothing {
+                conn.execute_batch("ROLLBACK")?;
+                committed = 0;
+            }
+            record_end(
+                conn,
+                run_id,
+                "failed",
+                &report,
+                Some(&source.to_string()),
+                &clock(),
+            )?;
+            Err(ImportError::Stopped {
+                source,
+                committed,
+                report: Box::new(report),
+            })
+        }
     }
-    let report = importer.report.clone();
-    let (status, error) = match &outcome {
-        Ok(()) => ("done", None),
-        Err(e) => ("failed", Some(e.to_string())),
-    };
-    importer.conn.execute(
+}
+
+/// `step` in a savepoint of the open transaction: its failure is rolled back alone and
+/// returned (Ok(Some)), so the rest of the transaction can still commit.
+fn run_in_savepoint(
+    conn: &Connection,
+    step: FinishStep<'_>,
+    report: &ImportReport,
+) -> rusqlite::Result<Option<FinishError>> {
+    conn.execute_batch("SAVEPOINT import_on_done")?;
+    match step(conn, report) {
+        Ok(()) => {
+            conn.execute_batch("RELEASE import_on_done")?;
+            Ok(None)
+        }
+        Err(e) => {
+            conn.execute_batch("ROLLBACK TO import_on_done; RELEASE import_on_done")?;
+            Ok(Some(e))
+        }
+    }
+}
+
+fn record_end(
+    conn: &Connection,
+    run_id: i64,
+    status: &str,
+    report: &ImportReport,
+    error: Option<&str>,
+    finished_at: &str,
+) -> rusqlite::Result<()> {
+    conn.execute(
         "UPDATE procurement_import_runs SET status = ?2, read = ?3, inserted = ?4, updated = ?5,
-            unchanged = ?6, duplicates = ?7, rejected = ?8, error = ?9, finished_at = ?10 WHERE id = ?1",
+            unchanged = ?6, duplicates = ?7, rejected = ?8, error = ?9, finished_at = ?10,
+            heartbeat_at = ?10 WHERE id = ?1",
         params![
             run_id,
             status,
@@ -289,15 +446,8 @@ pub fn import_reader_with<R: Read>(
             report.duplicates as i64,
             report.rejected as i64,
             error,
-            started_at,
+            finished_at,
         ],
     )?;
-    match outcome {
-        Ok(()) => Ok(report),
-        Err(source) => Err(ImportError::Stopped {
-            source,
-            committed: importer.committed,
-            report: Box::new(report),
-        }),
-    }
+    Ok(())
 }

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod db;
 pub mod download;
+pub mod generation;
 pub mod http;
 pub mod import;
 pub mod model;

@@ -1,8 +1,9 @@
 //! SQLite connections shared by the procurement routes. The file is opened and migrated
 //! once (not per request); queries run on pooled read-only connections, which keep their
 //! page cache and prepared statements between requests; the one writer connection only
-//! refreshes the views' derived tables after an import. Counts of filtered listings are
-//! cached per data version.
+//! refreshes the views' derived tables after an import (when no import run is alive, see
+//! `views::live`; it then also marks runs that stopped beating as failed). Counts of
+//! filtered listings are cached per data version.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

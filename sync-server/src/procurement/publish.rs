@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::model::{self, Contract};
 use super::ocds::{self, CpvInfo, OcdsConfig};
 use super::source::{ListHint, RawRecord};
+use super::views::schema::Derived;
 use super::views::summary::Start;
 
 /// Filters shared by the OCDS endpoints and, later, the public views.
@@ -202,7 +203,12 @@ pub fn contracts(
         // Unfiltered page N: start from the nearest page mark (a keyset cursor stored by
         // the views' refresh), so a deep page walks fewer than MARK_STRIDE extra rows.
         let (_, offset) = page.limit_offset();
-        match super::views::summary::seek(conn, super::views::summary::Listing::Ocds, offset)? {
+        match super::views::summary::seek(
+            conn,
+            Derived::Matching,
+            super::views::summary::Listing::Ocds,
+            offset,
+        )? {
             Some(Start::At { after, rest }) => {
                 page.after = after;
                 skip = Some(rest);
@@ -268,7 +274,7 @@ fn load(
 /// Contracts matching `filter` (unfiltered: from the views' summary when it is current).
 pub fn count(conn: &Connection, filter: &ContractFilter) -> Result<i64, PublishError> {
     if filter == &ContractFilter::default()
-        && let Some(h) = super::views::summary::headline(conn)?
+        && let Some(h) = super::views::summary::headline(conn, Derived::Matching)?
     {
         return Ok(h.contracts);
     }

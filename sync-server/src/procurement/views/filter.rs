@@ -4,6 +4,7 @@
 
 use rusqlite::types::Value as SqlValue;
 
+use super::schema::Derived;
 use crate::procurement::quality::clean_date;
 
 /// Amounts publishers type instead of the real one (see `quality::PLACEHOLDER_AMOUNTS`);
@@ -32,6 +33,9 @@ pub struct Filter {
     pub modified: Option<bool>,
     /// 1-based page of list views.
     pub page: u32,
+    /// Not a filter, never from the URL: which derived data the request may read (the
+    /// handler sets it from `live::basis`; the last refresh's only while an import runs).
+    pub derived: Derived,
 }
 
 /// Why a query parameter was refused (shown to the user, never contains the value).
@@ -190,7 +194,12 @@ impl Filter {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.with_page(1) == Filter::default().with_page(1)
+        let bare = Filter {
+            page: 1,
+            derived: Derived::default(),
+            ..self.clone()
+        };
+        bare == Filter::default().with_page(1)
     }
 
     /// `WHERE …` (or "") over `procurement_contracts c`, with its arguments.
@@ -348,6 +357,7 @@ mod tests {
                 max: Some(12.5),
                 modified,
                 page,
+                derived: Derived::default(),
             };
             let back = Filter::parse_query(&f.to_query()).unwrap();
             prop_assert_eq!(back, f);

@@ -7,6 +7,7 @@ pub mod cpv_divisions;
 pub mod detail;
 pub mod filter;
 pub mod fmt;
+pub mod live;
 pub mod page;
 pub mod pages;
 pub mod redflags;
@@ -135,6 +136,48 @@ enum ViewError {
     Internal,
 }
 
+/// What a request serves from: the derived data's rule for its readers and, while an
+/// import runs, the notice its response carries.
+struct Served {
+    version: String,
+    derived: schema::Derived,
+    notice: Option<live::ImportNotice>,
+}
+
+/// Decides how this request serves the views (`now` from the state's clock): refreshes the
+/// derived data first when it is stale and no import is alive (the writer is taken only
+/// then), never while an import runs.
+fn decide(db: &ProcurementDb, now: &str) -> Result<Served, ViewError> {
+    let now = time::OffsetDateTime::parse(now, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| {
+            tracing::error!(error = %e, "procurement clock unreadable");
+            ViewError::Internal
+        })?;
+    let basis = match db.read(|c| Ok::<_, ViewError>(live::basis(c, now)?))? {
+        live::Basis::Stale => db.write(|c| Ok::<_, ViewError>(live::refresh_at(c, now)?))?,
+        found => found,
+    };
+    let derived = basis.derived();
+    Ok(match basis {
+        live::Basis::Current(version) => Served {
+            version,
+            derived,
+            notice: None,
+        },
+        live::Basis::Importing { version, notice } => Served {
+            version,
+            derived,
+            notice: Some(notice),
+        },
+        // `refresh_at` never leaves it stale; computing is always correct.
+        live::Basis::Stale => Served {
+            version: String::new(),
+            derived: schema::Derived::Matching,
+            notice: None,
+        },
+    })
+}
+
 impl From<DetailError> for ViewError {
     fn from(e: DetailError) -> Self {
         match e {
@@ -197,23 +240,20 @@ fn cache() -> &'static PageCache {
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// Brings the views' derived tables up to date (only after an import: the writer is taken
-/// only then) and builds one page on a pooled read-only connection, or takes it from the
-/// cache.
+/// Builds one page on a pooled read-only connection, or takes it from the cache. `f.derived`
+/// and `version` come from [`decide`].
 fn build(
     db: &ProcurementDb,
+    version: &str,
     view: &View,
     f: &Filter,
     cfg: &OcdsConfig,
     by_year: bool,
 ) -> Result<Arc<Page>, ViewError> {
-    let version = match db.read(|c| Ok::<_, ViewError>(schema::current(c)?))? {
-        Some(version) => version,
-        None => db.write(|c| Ok::<_, ViewError>(schema::refresh(c)?))?,
-    };
     let key = format!(
-        "{}\u{0}{version}\u{0}{view:?}\u{0}{}\u{0}{by_year}",
+        "{}\u{0}{version}\u{0}{:?}\u{0}{view:?}\u{0}{}\u{0}{by_year}",
         db.path().display(),
+        f.derived,
         f.to_query()
     );
     if let Ok(cache) = cache().lock()
@@ -300,44 +340,75 @@ async fn respond(
         .trim_end_matches('/')
         .trim_end_matches(".csv")
         .to_string();
-    let result = match (View::resolve(&rest), Filter::parse(&pairs)) {
-        (None, _) => Err(ViewError::NotFound),
-        (Some(_), Err(e)) => Err(ViewError::Filter(e)),
-        (Some(view), Ok(filter))
-            if filter.is_empty() && filter.page == 1 && path == summary::view_path(&view) =>
-        {
-            // Page 1 of an unfiltered view: stored by the last import's refresh.
-            if let Some(key) = summary::page_key(&view, by_year) {
-                let rendering = match format {
-                    Format::Html => summary::Rendering::Html,
-                    Format::Csv => summary::Rendering::Csv,
-                    Format::Json => summary::Rendering::Json,
-                };
-                let db = state.db.clone();
-                let stored = tokio::task::spawn_blocking(move || {
-                    db.read(|c| summary::stored_page(c, &key, rendering).map_err(ViewError::from))
-                })
-                .await;
-                if let Ok(Ok(Some((body, slug)))) = stored {
-                    return stored_response(body, &slug, format);
-                }
-            }
-            computed(&state, view, filter, by_year).await
+    let (view, filter) = match (View::resolve(&rest), Filter::parse(&pairs)) {
+        (None, _) => return finish(Err(ViewError::NotFound), format, &path, by_year, None),
+        (Some(_), Err(e)) => {
+            return finish(Err(ViewError::Filter(e)), format, &path, by_year, None);
         }
-        (Some(view), Ok(filter)) => computed(&state, view, filter, by_year).await,
+        (Some(view), Ok(filter)) => (view, filter),
     };
-    finish(result, format, &path, by_year)
+    let db = state.db.clone();
+    let now = (state.clock)();
+    let served = match tokio::task::spawn_blocking(move || decide(&db, &now)).await {
+        Ok(Ok(served)) => served,
+        Ok(Err(e)) => return finish(Err(e), format, &path, by_year, None),
+        Err(_) => return finish(Err(ViewError::Internal), format, &path, by_year, None),
+    };
+    let filter = Filter {
+        derived: served.derived,
+        ..filter
+    };
+    let from_summaries = filter.is_empty() && summary::page_key(&view, by_year).is_some();
+    let notice = served
+        .notice
+        .as_ref()
+        .map(|n| (n, n.message(from_summaries)));
+    if filter.is_empty()
+        && filter.page == 1
+        && path == summary::view_path(&view)
+        && let Some(key) = summary::page_key(&view, by_year)
+    {
+        // Page 1 of an unfiltered view: stored by the last refresh.
+        let rendering = match format {
+            Format::Html => summary::Rendering::Html,
+            Format::Csv => summary::Rendering::Csv,
+            Format::Json => summary::Rendering::Json,
+        };
+        let db = state.db.clone();
+        let derived = served.derived;
+        let stored = tokio::task::spawn_blocking(move || {
+            db.read(|c| summary::stored_page(c, &key, rendering, derived).map_err(ViewError::from))
+        })
+        .await;
+        if let Ok(Ok(Some((body, slug)))) = stored {
+            return page_response(body, &slug, format, notice);
+        }
+    }
+    let result = computed(&state, &served.version, view, filter, by_year).await;
+    finish(result, format, &path, by_year, notice)
 }
 
-/// A stored unfiltered page, with the headers `finish` would give it.
-fn stored_response(body: String, slug: &str, format: Format) -> Response {
+/// A page's response in its format, with the import notice if any (stored pages are served
+/// as they are; computed ones once rendered).
+fn page_response(
+    body: String,
+    slug: &str,
+    format: Format,
+    notice: Option<(&live::ImportNotice, String)>,
+) -> Response {
+    let (extra, body) = live::with_notice(body, format, notice);
+    let extra = live::header_map(extra);
     match format {
-        Format::Html => {
-            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
-        }
+        Format::Html => (
+            extra,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            body,
+        )
+            .into_response(),
         Format::Csv => {
             let disposition = format!("attachment; filename=\"{slug}.csv\"");
             (
+                extra,
                 [
                     (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
                     (header::CONTENT_DISPOSITION, disposition),
@@ -346,12 +417,13 @@ fn stored_response(body: String, slug: &str, format: Format) -> Response {
             )
                 .into_response()
         }
-        Format::Json => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Format::Json => (extra, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
     }
 }
 
 async fn computed(
     state: &ProcurementState,
+    version: &str,
     view: View,
     filter: Filter,
     by_year: bool,
@@ -359,7 +431,9 @@ async fn computed(
     let cfg = ocds_config(state);
     let db = state.db.clone();
     let f = filter.clone();
-    match tokio::task::spawn_blocking(move || build(&db, &view, &f, &cfg, by_year)).await {
+    let version = version.to_string();
+    match tokio::task::spawn_blocking(move || build(&db, &version, &view, &f, &cfg, by_year)).await
+    {
         Ok(r) => r.map(|p| (p, filter)),
         Err(_) => Err(ViewError::Internal),
     }
@@ -370,33 +444,25 @@ fn finish(
     format: Format,
     path: &str,
     by_year: bool,
+    notice: Option<(&live::ImportNotice, String)>,
 ) -> Response {
     match (result, format) {
         (Ok((page, f)), Format::Html) => match render::html(&page, &f, path, by_year) {
-            Ok(body) => {
-                ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
-            }
+            Ok(body) => page_response(body, &page.slug, format, notice),
             Err(e) => {
                 tracing::error!(error = %e, "procurement template failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "erreur interne").into_response()
             }
         },
         (Ok((page, _)), Format::Csv) => {
-            let disposition = format!("attachment; filename=\"{}.csv\"", page.slug);
-            (
-                [
-                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                    (header::CONTENT_DISPOSITION, disposition),
-                ],
-                page::to_csv(&page.main_table()),
-            )
-                .into_response()
+            page_response(page::to_csv(&page.main_table()), &page.slug, format, notice)
         }
-        (Ok((page, f)), Format::Json) => (
-            [(header::CONTENT_TYPE, "application/json")],
+        (Ok((page, f)), Format::Json) => page_response(
             page.to_json(&f.pairs()).to_string(),
-        )
-            .into_response(),
+            &page.slug,
+            format,
+            notice,
+        ),
         (Err(e), format) => {
             let status = match e {
                 ViewError::Filter(_) => StatusCode::BAD_REQUEST,

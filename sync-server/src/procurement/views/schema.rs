@@ -36,6 +36,29 @@ CREATE TABLE procurement_view_state (
     summary::MIGRATION,
     // 3: the supplier listing's page keys (see `supplier_keys`), rebuilt with the summaries.
     supplier_keys::MIGRATION,
+    // 4: the data version is now the data generation (procurement migration 4) instead of
+    // the highest contract rowid: derived data stamped with the old version of the data as
+    // it is gets the new one, so a current database stays current (no full refresh, ~6 min
+    // at 1M, just for the new version's spelling) as far as the data goes; a stale one stays
+    // stale. (The build that brings this step also changes the views' code: its stamps
+    // differ, so its first refresh runs anyway.)
+    r#"
+UPDATE procurement_view_state
+SET value = (SELECT (SELECT COALESCE(MAX(id), 0) || '.' || COUNT(*) FROM procurement_import_runs
+                     WHERE status != 'running')
+                 || ':g' || (SELECT generation FROM procurement_data_generation))
+            || substr(value, instr(value, '#'))
+WHERE key IN ('flags_version', 'pages_version') AND instr(value, '#') > 0
+  AND substr(value, 1, instr(value, '#') - 1) =
+      (SELECT (SELECT COALESCE(MAX(id), 0) || '.' || COUNT(*) FROM procurement_import_runs
+               WHERE status != 'running')
+           || ':' || (SELECT COALESCE(MAX(rowid), 0) FROM procurement_contracts));
+-- Which run the last refresh reflects (for the notice shown during an import): exact for a
+-- current database, replaced by the next refresh otherwise.
+INSERT OR REPLACE INTO procurement_view_state(key, value)
+SELECT 'refreshed_run', MAX(id) FROM procurement_import_runs WHERE status != 'running'
+HAVING MAX(id) IS NOT NULL;
+"#,
 ];
 
 /// Namespace of the views' tables in `schema_migrations`.
@@ -50,16 +73,30 @@ pub fn migrate(conn: &mut Connection) -> Result<(), carnet_shared::store::StoreE
     )
 }
 
-/// What the derived data was computed from: the finished import runs and the highest
-/// contract rowid (both O(log n): this runs on every request).
+/// What the derived data is computed from: the data generation (bumped by triggers with
+/// every row inserted, updated or deleted in the data tables, db migration 4) and the
+/// finished import runs (the quality page lists them). O(1) on the data: this runs on every
+/// request.
 pub(crate) fn data_version(conn: &Connection) -> rusqlite::Result<String> {
     conn.query_row(
         "SELECT (SELECT COALESCE(MAX(id), 0) || '.' || COUNT(*) FROM procurement_import_runs
                  WHERE status != 'running')
-             || ':' || (SELECT COALESCE(MAX(rowid), 0) FROM procurement_contracts)",
+             || ':g' || (SELECT generation FROM procurement_data_generation)",
         [],
         |r| r.get(0),
     )
+}
+
+/// Which derived data (red flags, summaries, page marks, supplier keys, stored pages) a
+/// reader may use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Derived {
+    /// Only derived data that matches the data as it is now: the rule.
+    #[default]
+    Matching,
+    /// The last complete refresh's, whatever the data now: only while an import run is
+    /// alive, and the page then says so (`live::Basis::Importing`).
+    LastRefresh,
 }
 
 /// This build's stamps of the views' code (`build.rs`): derived data stored by a build whose
@@ -121,6 +158,50 @@ pub fn current(conn: &Connection) -> rusqlite::Result<Option<String>> {
     Ok((!s.derived && !s.pages).then_some(s.version))
 }
 
+/// The data version the last complete refresh by this build's code was made for (its
+/// aggregates and its pages from the same refresh), whatever the data now.
+pub fn last_refresh(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    let flags = state(conn, "flags_version")?;
+    let pages = state(conn, "pages_version")?;
+    let derived_suffix = format!("#{DERIVED_STAMP}");
+    let pages_suffix = format!("#{PAGES_STAMP}");
+    Ok(match (flags, pages) {
+        (Some(flags), Some(pages)) => {
+            match (
+                flags.strip_suffix(&derived_suffix),
+                pages.strip_suffix(&pages_suffix),
+            ) {
+                (Some(a), Some(b)) if a == b => Some(a.to_string()),
+                _ => None,
+            }
+        }
+        _ => None,
+    })
+}
+
+/// Whether a reader may use the derived data under `derived`.
+pub fn usable(conn: &Connection, derived: Derived) -> rusqlite::Result<bool> {
+    Ok(match derived {
+        Derived::Matching => current(conn)?.is_some(),
+        Derived::LastRefresh => last_refresh(conn)?.is_some(),
+    })
+}
+
+/// When the import run the last refresh reflects finished (RFC 3339, as the importer's clock
+/// gave it), if any run had finished then.
+pub fn last_refresh_run_finished(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    let Some(run) = state(conn, "refreshed_run")? else {
+        return Ok(None);
+    };
+    conn.query_row(
+        "SELECT finished_at FROM procurement_import_runs WHERE id = CAST(?1 AS INTEGER)",
+        [run],
+        |r| r.get::<_, Option<String>>(0),
+    )
+    .optional()
+    .map(Option::flatten)
+}
+
 /// Recomputes the red flags and the summary tables if the data (or the code deriving them)
 /// changed since the last time, or only the stored pages if just the rendering changed, in
 /// one transaction (readers see the old derived data or the new, never a mix). Returns the
@@ -132,23 +213,16 @@ pub fn refresh(conn: &Connection) -> Result<String, SummaryError> {
     // IMMEDIATE: two requests racing after an import compute once, the second waits
     // and then sees the stored version.
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let result = (|| -> Result<String, SummaryError> {
-        let s = staleness(conn)?;
-        if s.derived {
-            redflags::compute(conn)?;
-            summary::rebuild_aggregates(conn)?;
-            supplier_keys::rebuild(conn)?;
-            set_state(conn, "flags_version", &stamped(&s.version, DERIVED_STAMP))?;
-        }
-        if s.derived || s.pages {
-            // Before rendering: the pages are rendered from the aggregates above, which
-            // readers use only once both stamps match.
-            set_state(conn, "pages_version", &stamped(&s.version, PAGES_STAMP))?;
-            summary::rebuild_pages(conn)?;
-        }
-        Ok(s.version)
-    })();
-    match result {
+    in_transaction(conn, refresh_within)
+}
+
+/// Runs `f` in the transaction the caller just began: committed if it succeeds, rolled
+/// back if not.
+pub(crate) fn in_transaction<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, SummaryError>,
+) -> Result<T, SummaryError> {
+    match f(conn) {
         Ok(v) => {
             conn.execute_batch("COMMIT")?;
             Ok(v)
@@ -158,6 +232,39 @@ pub fn refresh(conn: &Connection) -> Result<String, SummaryError> {
             Err(e)
         }
     }
+}
+
+/// [`refresh`]'s work inside a write transaction the caller holds (the import's end step
+/// runs it in the transaction that marks the run done).
+pub fn refresh_within(conn: &Connection) -> Result<String, SummaryError> {
+    let s = staleness(conn)?;
+    if s.derived {
+        redflags::compute(conn)?;
+        summary::rebuild_aggregates(conn)?;
+        supplier_keys::rebuild(conn)?;
+        set_state(conn, "flags_version", &stamped(&s.version, DERIVED_STAMP))?;
+        let run: Option<i64> = conn.query_row(
+            "SELECT MAX(id) FROM procurement_import_runs WHERE status != 'running'",
+            [],
+            |r| r.get(0),
+        )?;
+        match run {
+            Some(run) => set_state(conn, "refreshed_run", &run.to_string())?,
+            None => {
+                conn.execute(
+                    "DELETE FROM procurement_view_state WHERE key = 'refreshed_run'",
+                    [],
+                )?;
+            }
+        }
+    }
+    if s.derived || s.pages {
+        // Before rendering: the pages are rendered from the aggregates above, which
+        // readers use only once both stamps match.
+        set_state(conn, "pages_version", &stamped(&s.version, PAGES_STAMP))?;
+        summary::rebuild_pages(conn)?;
+    }
+    Ok(s.version)
 }
 
 #[cfg(test)]
@@ -192,6 +299,59 @@ mod tests {
         assert_eq!(n, 1);
     }
 
+    /// The version an older build stamped: finished runs and the highest contract rowid.
+    fn old_version(conn: &Connection) -> String {
+        conn.query_row(
+            "SELECT (SELECT COALESCE(MAX(id), 0) || '.' || COUNT(*) FROM procurement_import_runs
+                     WHERE status != 'running')
+                 || ':' || (SELECT COALESCE(MAX(rowid), 0) FROM procurement_contracts)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_generation_migration_keeps_a_current_database_current_and_a_stale_one_stale() {
+        use crate::procurement::db;
+        for current_before in [true, false] {
+            let mut conn = Connection::open_in_memory().unwrap();
+            // As the previous build left it: three steps of each list.
+            carnet_shared::store::migrate(&mut conn, db::NAMESPACE, &db::MIGRATIONS[..3]).unwrap();
+            carnet_shared::store::migrate(&mut conn, NAMESPACE, &MIGRATIONS[..3]).unwrap();
+            conn.execute_batch(
+                "INSERT INTO procurement_buyers(id) VALUES ('b');
+                 INSERT INTO procurement_import_runs(id, source, started_at, finished_at, status)
+                   VALUES (7, 's', '2026-01-01T00:00:00Z', '2026-01-01T00:10:00Z', 'done');
+                 INSERT INTO procurement_contracts(buyer_id, contract_id, kind, format,
+                   modification_count, content_hash, raw_json, first_run, last_run)
+                   VALUES ('b', 'x', 'marche', '2019', 0, 'h', '{}', 7, 7);",
+            )
+            .unwrap();
+            let old = old_version(&conn);
+            let stamped_as = if current_before {
+                old
+            } else {
+                "6.1:1".to_string()
+            };
+            set_state(&conn, "flags_version", &stamped(&stamped_as, DERIVED_STAMP)).unwrap();
+            set_state(&conn, "pages_version", &stamped(&stamped_as, PAGES_STAMP)).unwrap();
+
+            db::migrate(&mut conn).unwrap();
+            migrate(&mut conn).unwrap();
+            assert_eq!(
+                current(&conn).unwrap().is_some(),
+                current_before,
+                "current before: {current_before}"
+            );
+            assert_eq!(state(&conn, "refreshed_run").unwrap().as_deref(), Some("7"));
+            assert_eq!(
+                last_refresh_run_finished(&conn).unwrap().as_deref(),
+                Some("2026-01-01T00:10:00Z")
+            );
+        }
+    }
+
     #[test]
     fn pages_stored_by_another_build_are_stale_and_rebuilt_alone() {
         let mut conn = Connection::open_in_memory().unwrap();
@@ -208,16 +368,26 @@ mod tests {
         set_state(&conn, "pages_version", &stamped(&version, "0.0.0+old")).unwrap();
         assert_eq!(current(&conn).unwrap(), None);
         assert!(
-            summary::stored_page(&conn, "Overview true", summary::Rendering::Html)
-                .unwrap()
-                .is_none(),
+            summary::stored_page(
+                &conn,
+                "Overview true",
+                summary::Rendering::Html,
+                Derived::Matching
+            )
+            .unwrap()
+            .is_none(),
             "an older build's page is never served"
         );
         assert_eq!(refresh(&conn).unwrap(), version);
         assert_eq!(current(&conn).unwrap(), Some(version.clone()));
-        let (html, _) = summary::stored_page(&conn, "Overview true", summary::Rendering::Html)
-            .unwrap()
-            .unwrap();
+        let (html, _) = summary::stored_page(
+            &conn,
+            "Overview true",
+            summary::Rendering::Html,
+            Derived::Matching,
+        )
+        .unwrap()
+        .unwrap();
         assert!(!html.contains(marker));
         let contracts = |conn: &Connection| -> i64 {
             conn.query_row("SELECT contracts FROM procurement_view_headline", [], |r| {

@@ -46,7 +46,7 @@ pub(super) fn args_with(mut args: Vec<SqlValue>, extra: &[i64]) -> Vec<SqlValue>
 /// the data.
 pub fn headline(conn: &Connection, f: &Filter) -> rusqlite::Result<Headline> {
     if f.is_empty()
-        && let Some(h) = super::summary::headline(conn)?
+        && let Some(h) = super::summary::headline(conn, f.derived)?
     {
         return Ok(h);
     }
@@ -143,7 +143,7 @@ pub fn groups(
     offset: i64,
 ) -> rusqlite::Result<(Vec<Group>, i64)> {
     if f.is_empty()
-        && let Some(found) = super::summary::groups(conn, dim, limit, offset)?
+        && let Some(found) = super::summary::groups(conn, f.derived, dim, limit, offset)?
     {
         return Ok(found);
     }
@@ -503,8 +503,8 @@ pub fn contracts(
 ) -> rusqlite::Result<(Vec<ContractRow>, i64)> {
     if f.is_empty()
         && flag.is_none()
-        && let Some(h) = super::summary::headline(conn)?
-        && let Some(start) = super::summary::seek(conn, Listing::Contracts, offset)?
+        && let Some(h) = super::summary::headline(conn, f.derived)?
+        && let Some(start) = super::summary::seek(conn, f.derived, Listing::Contracts, offset)?
     {
         let rows = match start {
             Start::At { after, rest } => super::summary::contracts_after(conn, after, rest, limit)?,

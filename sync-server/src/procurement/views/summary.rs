@@ -13,13 +13,16 @@
 //! - `procurement_view_pages`: page 1 of every unfiltered view as served (HTML, CSV, JSON).
 //!
 //! Readers use a summary only when [`super::schema::current`] says the derived data matches
-//! the contracts; otherwise they compute, so a stale summary is never served.
+//! the contracts ([`Derived::Matching`]); otherwise they compute, so a stale summary is never
+//! served silently. The one exception: while an import run is alive the views read the last
+//! refresh's ([`Derived::LastRefresh`]) and every page says so (`super::live`).
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::filter::Filter;
 use super::redflags::FLAGS;
+use super::schema::Derived;
 use super::stats::{self, Dimension, Group, Headline};
 use super::{BASE, View};
 
@@ -106,8 +109,8 @@ const DIMENSIONS: [Dimension; 4] = [
     Dimension::Procedure,
 ];
 
-fn fresh(conn: &Connection) -> rusqlite::Result<bool> {
-    Ok(super::schema::current(conn)?.is_some())
+fn fresh(conn: &Connection, derived: Derived) -> rusqlite::Result<bool> {
+    super::schema::usable(conn, derived)
 }
 
 /// Rebuilds the aggregate tables (headline, groups, marks) from the contracts. Runs inside
@@ -301,8 +304,9 @@ pub fn stored_page(
     conn: &Connection,
     key: &str,
     rendering: Rendering,
+    derived: Derived,
 ) -> rusqlite::Result<Option<(String, String)>> {
-    if !fresh(conn)? {
+    if !fresh(conn, derived)? {
         return Ok(None);
     }
     let column = match rendering {
@@ -319,8 +323,8 @@ pub fn stored_page(
 }
 
 /// Headline figures of the whole table, when the summaries match the data.
-pub fn headline(conn: &Connection) -> rusqlite::Result<Option<Headline>> {
-    if !fresh(conn)? {
+pub fn headline(conn: &Connection, derived: Derived) -> rusqlite::Result<Option<Headline>> {
+    if !fresh(conn, derived)? {
         return Ok(None);
     }
     conn.query_row(
@@ -351,11 +355,12 @@ pub fn headline(conn: &Connection) -> rusqlite::Result<Option<Headline>> {
 /// match the data.
 pub fn groups(
     conn: &Connection,
+    derived: Derived,
     dim: Dimension,
     limit: i64,
     offset: i64,
 ) -> rusqlite::Result<Option<(Vec<Group>, i64)>> {
-    if !fresh(conn)? {
+    if !fresh(conn, derived)? {
         return Ok(None);
     }
     let key = dimension_key(dim);
@@ -390,21 +395,25 @@ pub enum Start {
     /// Start after contract `after` (None: at the beginning) and skip `rest` (< `MARK_STRIDE`)
     /// rows.
     At { after: Option<i64>, rest: i64 },
-    /// The offset is at or past the end: the page is empty. Without this a request for page
-    /// 10,000,000 walked every contract with OFFSET (about a second at 1M contracts, for
-    /// anyone who asks, as often as they ask).
+    /// The offset is at or past the end: the page is empty. Without this any page number a
+    /// visitor types past the end walked every contract with OFFSET.
     PastEnd,
 }
 
 /// Where an unfiltered listing page starting at `offset` begins; None when the marks do not
 /// match the data.
-pub fn seek(conn: &Connection, listing: Listing, offset: i64) -> rusqlite::Result<Option<Start>> {
+pub fn seek(
+    conn: &Connection,
+    derived: Derived,
+    listing: Listing,
+    offset: i64,
+) -> rusqlite::Result<Option<Start>> {
     let mark = offset / MARK_STRIDE;
     let rest = offset % MARK_STRIDE;
     if mark == 0 {
         return Ok(Some(Start::At { after: None, rest }));
     }
-    if !fresh(conn)? {
+    if !fresh(conn, derived)? {
         return Ok(None);
     }
     let after: Option<i64> = conn
