@@ -7,7 +7,8 @@
 rate() { awk "BEGIN{ if ($2 > 0) printf \"%.0f\", $1 / $2; else print \"-\" }"; }
 STARTED_LARGE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 DB="$WORK/synthetic_${CONTRACTS}.sqlite3"
-rm -f "$DB" "$DB-wal" "$DB-shm"
+PDB="${DB%.sqlite3}.procurement.sqlite3" # where the import writes (db::path_for)
+rm -f "$DB" "$DB-wal" "$DB-shm" "$PDB" "$PDB-wal" "$PDB-shm"
 BYTES=$(stat -c %s "$SYN_BIG")
 MIB=$(awk "BEGIN{printf \"%.1f\", $BYTES/1048576}")
 TICKS=$(getconf CLK_TCK)
@@ -58,7 +59,7 @@ REFRESH_S=$(sed -n 's/.*recalculés en \([0-9.]*\) s.*/\1/p' "$WORK/import-large
 RECORDS=$(echo "$SUMMARY" | sed -n 's/^\([0-9]*\) lus.*/\1/p')
 # CPU at the summary line: the last sample before it.
 CPU_AT_SUMMARY=$(awk -v t="$T_SUMMARY" '$1 <= t {c = $2} END {printf "%.0f", c}' "$WORK/import-large.samples")
-DB_MB=$(du -m "$DB" | cut -f1)
+DB_MB=$(du -m "$PDB" | cut -f1)
 
 # Scaling: CPU seconds per tenth of the input (from the sampler).
 SCALING=$(awk -v total="$BYTES" '

@@ -17,8 +17,10 @@ CPV = os.path.join(HERE, "..", "..", "shared", "data", "decp", "cpv_2008_fr.csv"
 if not os.path.exists(CPV):  # a worktree under wt/<name>
     CPV = os.path.join(HERE, "..", "..", "..", "shared", "data", "decp", "cpv_2008_fr.csv")
 DB = os.path.join(WORKDIR, "bench-live.sqlite3")
-for suffix in ("", "-wal", "-shm"):
-    if os.path.exists(DB + suffix): os.remove(DB + suffix)
+PDB = os.path.join(WORKDIR, "bench-live.procurement.sqlite3")  # where imports write
+for base in (DB, PDB):
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(base + suffix): os.remove(base + suffix)
 
 def run(args):
     t = time.time(); r = subprocess.run(args, capture_output=True, text=True); return time.time() - t, r

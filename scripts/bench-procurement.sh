@@ -134,7 +134,8 @@ bench_input() {
     local bytes db records
     bytes=$(stat -c %s "$file")
     db="$WORK/$name.sqlite3"
-    rm -f "$db" "$db-wal" "$db-shm"
+    local pdb="${db%.sqlite3}.procurement.sqlite3" # where the import writes (db::path_for)
+    rm -f "$db" "$db-wal" "$db-shm" "$pdb" "$pdb-wal" "$pdb-shm"
     log "import $name ($(awk "BEGIN{printf \"%.1f\", $bytes/1048576}") MiB) — load $(load)"
     local l; l=$(load)
     timed "import-$name" "$BIN" procurement import "$file" --db "$db" --cpv "$CPV" \
@@ -182,7 +183,7 @@ else
     bench_input "synthetic_${CONTRACTS}" "$SYN_BIG" 1
 fi
 BIG_DB="$WORK/synthetic_${CONTRACTS}.sqlite3"
-DB_MB=$(du -m "$BIG_DB" | cut -f1)
+DB_MB=$(du -m "${BIG_DB%.sqlite3}.procurement.sqlite3" | cut -f1)
 
 log "route latency on the ${CONTRACTS}-contract database — load $(load)"
 LAT_LOAD=$(load)

@@ -32,9 +32,10 @@ admin=$(cat "$token_file")
 
 # Demo procurement data: the real Paris DECP sample, imported once before the server starts.
 sample="$root/../shared/data/decp/decp_v1_paris_sample.json"
-if [ -f "$sample" ] && [ ! -f "$data/procurement-imported" ]; then
+# (The data goes to carnet.procurement.sqlite3 beside the server's file.)
+if [ -f "$sample" ] && [ ! -f "$data/procurement-file-imported" ]; then
   "$bin" procurement import --db "$data/carnet.sqlite3" \
-    --cpv "$root/../shared/data/decp/cpv_2008_fr.csv" "$sample" && touch "$data/procurement-imported"
+    --cpv "$root/../shared/data/decp/cpv_2008_fr.csv" "$sample" && touch "$data/procurement-file-imported"
 fi
 
 CARNET_ADMIN_TOKEN="$admin" "$bin" serve \

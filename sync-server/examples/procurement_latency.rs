@@ -2,6 +2,7 @@
 //! procurement benchmarks (`scripts/bench-procurement.sh`).
 //!
 //! `cargo run --release -p carnet-server --example procurement_latency -- --db X.sqlite3 \
+//!   (the server database given to `procurement import`; read: X.procurement.sqlite3)
 //!   [--requests 50]`
 //!
 //! Each URL is requested `--requests` times in a row through the axum router with
@@ -48,6 +49,9 @@ fn parse_args() -> anyhow::Result<Args> {
     if args.db.as_os_str().is_empty() {
         bail!("--db is required");
     }
+    // `--db` names the server database, as given to `procurement import`; the data is in
+    // its procurement file.
+    args.db = carnet_server::procurement::db::path_for(&args.db);
     Ok(args)
 }
 

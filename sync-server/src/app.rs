@@ -144,8 +144,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::coord::routes())
         .merge(crate::api::report::routes())
         .with_state(state);
-    // The procurement tables live in the same SQLite file; an in-memory server (tests) has
-    // no file for the procurement side to open, so it serves the sync and API routes only.
+    // The procurement tables live in their own file beside the server's; an in-memory server
+    // (tests) has no file to put it beside, so it serves the sync and API routes only.
     if let Some(procurement) = procurement {
         app = app
             .merge(crate::procurement::http::router(procurement.clone()))
@@ -155,7 +155,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn procurement_state(state: &AppState) -> Option<crate::procurement::http::ProcurementState> {
-    let db = crate::procurement::pool::ProcurementDb::new(state.db.path()?);
+    let db = crate::procurement::pool::ProcurementDb::new(crate::procurement::db::path_for(
+        state.db.path()?,
+    ));
     // Migrated here, once; a failure is logged and retried by the first request.
     if let Err(e) = db.prepare() {
         tracing::error!(error = %e, "procurement tables not ready");

@@ -43,7 +43,9 @@ fn import_command_leaves_the_red_flags_up_to_date_for_the_views() {
         &|| "2026-01-01T00:00:00Z".to_string(),
     )
     .unwrap();
-    let conn = rusqlite::Connection::open(&db).unwrap();
+    // The server's file stays as it was: the data is in its procurement file.
+    assert!(!db.exists());
+    let conn = rusqlite::Connection::open(carnet_server::procurement::db::path_for(&db)).unwrap();
     assert!(
         carnet_server::procurement::views::schema::current(&conn)
             .unwrap()

@@ -72,7 +72,7 @@ fn import_url(url: &str, db: &Path, data: &Path) -> Output {
 }
 
 fn contracts_in(db: &Path) -> i64 {
-    let conn = rusqlite::Connection::open(db).unwrap();
+    let conn = rusqlite::Connection::open(carnet_server::procurement::db::path_for(db)).unwrap();
     conn.query_row("SELECT COUNT(*) FROM procurement_contracts", [], |r| {
         r.get(0)
     })
@@ -177,7 +177,8 @@ fn truncated_body_without_length_imports_nothing_even_after_full_batches() {
     assert!(stderr.contains("import interrompu"), "{stderr}");
     assert!(stderr.contains("0 enregistrements enregistrés"), "{stderr}");
     assert_eq!(contracts_in(&db_path(&dir)), 0);
-    let conn = rusqlite::Connection::open(db_path(&dir)).unwrap();
+    let conn = rusqlite::Connection::open(carnet_server::procurement::db::path_for(&db_path(&dir)))
+        .unwrap();
     let (status, read): (String, i64) = conn
         .query_row(
             "SELECT status, read FROM procurement_import_runs",

@@ -311,3 +311,41 @@ async fn a_revoked_token_is_cut_off_and_cannot_reconnect() {
     ));
     server.stop().await.unwrap();
 }
+
+/// The procurement data has its own SQLite file: an import batch or the views' refresh
+/// (minutes at 1M contracts) holding its write lock must not stop the sync store from
+/// acknowledging devices' changes. In one shared file the store's write gave up after its
+/// busy timeout and the sync actor closed every connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_procurement_write_lock_does_not_stop_devices_syncing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let (status, _) = server.api("GET", "/marches", None, None).await.unwrap();
+    assert_eq!(
+        status,
+        axum::http::StatusCode::OK,
+        "procurement views served"
+    );
+    let procurement = carnet_server::procurement::db::path_for(&server.db_path);
+    assert!(procurement.exists() && procurement != server.db_path);
+    let night = server.night(1, 1).await.unwrap();
+    let team = night.teams[0].doc;
+    let mut device = enrolled_device(&server, &night.teams[0].codes[0]).await;
+    device.connect(server.addr).await.unwrap();
+    device.open(team).await.unwrap();
+
+    // An importer in the middle of a batch: the procurement file's write lock is taken.
+    let importer = rusqlite::Connection::open(&procurement).unwrap();
+    importer.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    let met = encounter(&device.peer_id, 1, T0);
+    device
+        .edit(team, |d| doc::record_encounter(d, &met, T0))
+        .await
+        .unwrap();
+    device.sync_until_acknowledged(team).await.unwrap();
+    assert!(device.is_online());
+    assert!(stored_team(&server, &team).encounters.contains_key(&met.id));
+    importer.execute_batch("ROLLBACK").unwrap();
+    server.stop().await.unwrap();
+}

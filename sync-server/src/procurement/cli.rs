@@ -11,13 +11,15 @@ use super::download::{self, DownloadError};
 use super::import::{Commit, ImportError, ImportOptions, ImportReport, import_reader_with};
 use super::quality::{CpvError, CpvList};
 
-/// Import a DECP file (2019 or 2022/2024 format, JSON or XML) into the server database.
+/// Import a DECP file (2019 or 2022/2024 format, JSON or XML) into the server's procurement
+/// database.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ImportArgs {
     /// Path or http(s) URL of a DECP file (JSON or XML, detected from its content).
     #[arg(value_name = "FILE|URL")]
     pub source: String,
-    /// SQLite database of the server.
+    /// SQLite database of the server (the same `--db` as `serve`); the procurement data goes
+    /// to its own file beside it (`carnet.sqlite3` → `carnet.procurement.sqlite3`).
     #[arg(long, env = "CARNET_DB", default_value = "carnet.sqlite3")]
     pub db: PathBuf,
     /// OCDS ocid prefix (registered with the OCDS helpdesk), used when publishing.
@@ -65,7 +67,7 @@ pub fn run_import(args: &ImportArgs, clock: &dyn Fn() -> String) -> Result<Impor
         None => CpvList::default(),
     };
     // Opened (and migrated) first: a wrong --db fails before a long download.
-    let mut conn = db::open(&args.db)?;
+    let mut conn = db::open(&db::path_for(&args.db))?;
     // 128 MiB of page cache for this connection (default 2 MiB): the contracts table's
     // indexes outgrow the default past ~50k contracts and every insert then re-reads pages
     // (docs/benchmarks-procurement.md).

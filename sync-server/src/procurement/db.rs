@@ -1,6 +1,8 @@
-//! Procurement tables in the server's SQLite file. Migrations run on the shared runner
-//! (`carnet_shared::store::migrate`, namespace [`NAMESPACE`] in `schema_migrations`), beside
-//! the sync store's own namespace.
+//! Procurement tables, in their own SQLite file beside the server's ([`path_for`]).
+//! Migrations run on the shared runner (`carnet_shared::store::migrate`, namespace
+//! [`NAMESPACE`] in `schema_migrations`).
+
+use std::path::{Path, PathBuf};
 
 use carnet_shared::store::StoreError;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -156,8 +158,21 @@ pub enum DbError {
 /// How long a connection waits for another one's write transaction before giving up.
 pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The procurement database that belongs to the server database `server_db`: its own SQLite
+/// file beside it (`carnet.sqlite3` → `carnet.procurement.sqlite3`). Not the server's file:
+/// SQLite has one writer per file, and an import batch or the views' refresh (minutes at 1M
+/// contracts) would hold the lock the sync store needs to acknowledge devices' changes (its
+/// writes give up after a few seconds, and the sync actor then closes every connection).
+pub fn path_for(server_db: &Path) -> PathBuf {
+    let stem = server_db
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "carnet".to_owned());
+    server_db.with_file_name(format!("{stem}.procurement.sqlite3"))
+}
+
 /// Opens (creating if needed) the database and applies pending migrations.
-pub fn open(path: &std::path::Path) -> Result<Connection, DbError> {
+pub fn open(path: &Path) -> Result<Connection, DbError> {
     let mut conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -499,5 +514,21 @@ mod tests {
             open(&path),
             Err(DbError::Schema(StoreError::SchemaTooNew { .. }))
         ));
+    }
+
+    #[test]
+    fn the_procurement_file_sits_beside_the_server_file() {
+        assert_eq!(
+            path_for(Path::new("/srv/carnet/carnet.sqlite3")),
+            Path::new("/srv/carnet/carnet.procurement.sqlite3")
+        );
+        assert_eq!(
+            path_for(Path::new("data/server.db")),
+            Path::new("data/server.procurement.sqlite3")
+        );
+        assert_eq!(
+            path_for(Path::new("carnet")),
+            Path::new("carnet.procurement.sqlite3")
+        );
     }
 }
