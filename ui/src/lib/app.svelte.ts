@@ -56,6 +56,9 @@ export class AppState {
     });
     await backend.onTeamChanged(() => void this.refresh());
     await backend.onAccessRevoked((r) => {
+      // A toast about a record just erased ("Rencontre enregistrée") must not sit under the
+      // notice that says it is gone.
+      this.toast = null;
       this.notice = accessRevokedNotice(r);
       void this.refresh();
     });

@@ -60,7 +60,7 @@ describe('access revoked by the coordination', () => {
     expect(accessRevokedNotice({ outcome: 'kept', pending: 3 })).toContain('3 modifications n’ont pas atteint le serveur : elles restent');
   });
 
-  it('the access-revoked event shows the notice and re-reads the state', async () => {
+  it('the access-revoked event shows the notice, drops the toast of an erased record and re-reads the state', async () => {
     const b = devBackend();
     let fire: ((r: { outcome: 'erased' }) => void) | null = null;
     b.onAccessRevoked = async (h) => {
@@ -70,8 +70,10 @@ describe('access revoked by the coordination', () => {
     const state = new AppState();
     await state.start(b);
     const refresh = vi.spyOn(state, 'refresh');
+    state.say('Rencontre enregistrée');
     fire!({ outcome: 'erased' });
     expect(state.notice).toContain('clôturé la nuit');
+    expect(state.toast).toBeNull();
     expect(refresh).toHaveBeenCalledOnce();
   });
 });
