@@ -7,15 +7,15 @@ use carnet_shared::doc::{self, DocError};
 use carnet_shared::model::{Millis, NightHeader, TeamHeader, TeamId};
 use uuid::Uuid;
 
-/// A new night document (header, empty sectors and team index). `actor` is random, drawn by
-/// the caller for this document; `now` is unix milliseconds.
 /// A fresh random actor for one server-side change (API edits, new documents, a replaced
 /// history): never an actor a device uses, and never one shared by two requests' edits.
-pub fn server_actor() -> automerge::ActorId {
+pub fn server_actor() -> ActorId {
     use rand::RngExt as _;
-    automerge::ActorId::from(rand::rng().random::<[u8; 16]>())
+    ActorId::from(rand::rng().random::<[u8; 16]>())
 }
 
+/// A new night document (header, empty sectors and team index). `actor` is random, drawn by
+/// the caller for this document; `now` is unix milliseconds.
 pub fn night_document(
     actor: [u8; 16],
     night_id: Uuid,

@@ -338,13 +338,15 @@ impl SyncHub {
     }
 
     /// Replaces a stored document's history by a fresh one holding only its current state,
-    /// written by `actor` at `now`, and seals the document: no peer's change is applied to it
-    /// any more (see [`actor::Input::ReplaceHistory`]). Durable on return, seal included.
+    /// written by `actor` at `now` after `last_edit` is applied to it in the same turn of the
+    /// actor, and seals the document: no peer's change is applied to it any more (see
+    /// [`actor::Input::ReplaceHistory`]). Durable on return, seal included.
     pub async fn replace_history(
         &self,
         doc: DocumentId,
         actor: ActorId,
         now: i64,
+        last_edit: DocumentEdit,
     ) -> Result<(), SyncError> {
         let (reply, answer) = oneshot::channel();
         self.inputs
@@ -352,6 +354,7 @@ impl SyncHub {
                 doc,
                 actor,
                 now,
+                last_edit,
                 reply,
             })
             .await

@@ -151,6 +151,14 @@ pub struct CloseReport {
     pub wal_truncated: bool,
 }
 
+fn undecided_conflicts_error() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::CONFLICT,
+        "undecidedConflicts",
+        "concurrent edits still wait for a decision (GET …/conflicts); decide them, then close",
+    )
+}
+
 /// `POST /api/nights/{night_id}/close` → [`CloseReport`]. See the module documentation.
 async fn close_night(
     State(state): State<AppState>,
@@ -160,11 +168,7 @@ async fn close_night(
     let night = authorised_night(&state, &principal, &night_id).await?;
     // A fresh history keeps one value per field: concurrent edits must be decided first.
     if crate::api::report::undecided_conflicts(&state, &principal, &night_id).await? > 0 {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "undecidedConflicts",
-            "concurrent edits still wait for a decision (GET …/conflicts); decide them, then close",
-        ));
+        return Err(undecided_conflicts_error());
     }
     let night_id = night.id;
     let teams = state.db.call(move |c| db::teams(c, night_id)).await?;
@@ -204,6 +208,13 @@ async fn close_night(
 
     // 3. Purge again: signs a device sent between the first purge and its revocation.
     let second = purge(&state, &teams).await?;
+    // Devices still connected before step 2 may have made new concurrent edits since the
+    // check above: checked again, now that none can write. Calling close again after the
+    // decisions finishes the job (revoking again is a no-op).
+    let night_key = night_id.to_string();
+    if crate::api::report::undecided_conflicts(&state, &principal, &night_key).await? > 0 {
+        return Err(undecided_conflicts_error());
+    }
 
     // 4. A fresh history for every readable team document; old chunks deleted (zeroed).
     let readable: Vec<&TeamRecord> = teams
@@ -211,9 +222,24 @@ async fn close_night(
         .filter(|t| !second.unreadable.iter().any(|u| u.team_id == t.id))
         .collect();
     let now = state.now();
+    // The last purge runs in the same turn of the sync actor as the replacement (a writer
+    // still connected, the admin's token, could otherwise send signs in between).
+    let last = Arc::new(AtomicUsize::new(0));
     let replaced = readable.iter().map(|team| {
-        let actor = crate::docs::server_actor();
-        state.hub.replace_history(team.document_id, actor, now)
+        let last = Arc::clone(&last);
+        let purge_last: crate::sync::DocumentEdit = Box::new(move |team_doc| {
+            last.fetch_add(
+                doc::purge_distinctive_signs(team_doc, now)?,
+                Ordering::Relaxed,
+            );
+            Ok(())
+        });
+        state.hub.replace_history(
+            team.document_id,
+            crate::docs::server_actor(),
+            now,
+            purge_last,
+        )
     });
     for result in join_all(replaced).await {
         result.map_err(sync_failed)?;
@@ -226,7 +252,7 @@ async fn close_night(
     }
     let report = CloseReport {
         documents: teams.len(),
-        purged: first.purged + second.purged,
+        purged: first.purged + second.purged + last.load(Ordering::Relaxed),
         unreadable: second.unreadable,
         revoked_tokens: revoked.tokens.len(),
         closed_connections,

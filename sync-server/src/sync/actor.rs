@@ -119,6 +119,9 @@ pub enum Input {
         doc: DocumentId,
         actor: ActorId,
         now: i64,
+        /// Applied to the current state in the same turn, just before (e.g. the last purge):
+        /// no peer's frame can come in between.
+        last_edit: DocumentEdit,
         reply: Reply,
     },
     /// Forgets at once every connection bound to one of `peers` (their tokens were revoked):
@@ -328,9 +331,10 @@ impl Actor {
                 doc,
                 actor,
                 now,
+                last_edit,
                 reply,
             } => {
-                let result = self.replace_history(doc, actor, now, batch);
+                let result = self.replace_history(doc, actor, now, last_edit, batch);
                 batch.replies.push((reply, result));
             }
             Input::DisconnectPeers { peers, reply } => {
@@ -357,6 +361,7 @@ impl Actor {
         doc: DocumentId,
         actor: ActorId,
         now: i64,
+        last_edit: DocumentEdit,
         batch: &mut Batch,
     ) -> Result<(), SyncError> {
         if !self.engine.has_document(&doc) && !self.load(doc, batch)? {
@@ -366,7 +371,13 @@ impl Actor {
             .engine
             .document(&doc)
             .ok_or(SyncError::UnknownDocument)?;
-        let fresh = carnet_shared::doc::fresh_history(current, actor, now)?;
+        // The last edit, the fresh history and the seal in this one turn: a frame handled
+        // between a separate edit and the replacement (a writer still connected) would be
+        // copied into the fresh history and kept there by the seal. The edit's own change is
+        // dropped with the old history; only its effect on the state is kept.
+        let mut session = AutoCommit::load(&current.save())?.with_actor(actor.clone());
+        last_edit(&mut session)?;
+        let fresh = carnet_shared::doc::fresh_history(session.document(), actor, now)?;
         let step = self.engine.replace_document(doc, fresh);
         batch.push_step(step, &self.registry);
         // Nothing a peer sends from now on (later in this batch too) is applied.
