@@ -5,8 +5,9 @@
 //! from. See `src/procurement/views/schema.rs`.
 #![forbid(unsafe_code)]
 
-use std::hash::{DefaultHasher, Hasher};
 use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 const VIEWS: &str = "src/procurement/views";
 /// The aggregates' sources (the rest of the directory only renders them).
@@ -33,13 +34,21 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// SHA-256 of the files' names and contents (not `DefaultHasher`, whose output may change
+/// with the Rust release: a toolchain bump alone would mark every stored page stale and cost
+/// a full refresh, minutes at 1M contracts). Sixteen hex digits are plenty.
 fn stamp(paths: &[PathBuf]) -> std::io::Result<String> {
-    let mut hasher = DefaultHasher::new();
+    let mut hasher = Sha256::new();
     for path in paths {
-        hasher.write(path.to_string_lossy().as_bytes());
-        hasher.write(&std::fs::read(path)?);
+        let name = path.to_string_lossy();
+        hasher.update((name.len() as u64).to_le_bytes());
+        hasher.update(name.as_bytes());
+        let bytes = std::fs::read(path)?;
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
     }
-    Ok(format!("{:016x}", hasher.finish()))
+    let digest = hasher.finalize();
+    Ok(digest[..8].iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn main() -> std::io::Result<()> {

@@ -141,6 +141,17 @@ pub fn run_import(args: &ImportArgs, clock: &dyn Fn() -> String) -> Result<Impor
                 report,
             }));
         }
+        // Only the views' refresh failed: every record is imported and the run is done (an
+        // error exit would have a scheduler run the whole import again). The next request
+        // refreshes the views.
+        Err(ImportError::Finish { source, report }) => {
+            // (The summary line was printed when the reading ended.)
+            eprintln!(
+                "attention : import terminé, mais les vues n'ont pas été recalculées ({source}) ; \
+                 la prochaine requête les recalculera"
+            );
+            *report
+        }
         Err(e) => return Err(e.into()),
     };
     if let Some(took) = refresh_time.get() {

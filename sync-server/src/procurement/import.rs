@@ -354,29 +354,36 @@ pub fn import_reader_with<R: Read>(
     match outcome {
         Ok(()) => {
             // All-or-nothing: the data, the run's end and `on_done` commit together.
-            if commit == Commit::PerBatch {
-                conn.execute_batch("BEGIN IMMEDIATE")?;
-            }
             let finished = (|| {
+                if commit == Commit::PerBatch {
+                    conn.execute_batch("BEGIN IMMEDIATE")?;
+                }
                 record_end(conn, run_id, "done", &report, None, &clock())?;
-                Ok::<_, rusqlite::Error>(match on_done {
+                let step_failure = match on_done {
                     Some(step) => run_in_savepoint(conn, step, &report)?,
                     None => None,
-                })
+                };
+                conn.execute_batch("COMMIT")?;
+                Ok::<_, rusqlite::Error>(step_failure)
             })();
             match finished {
-                Ok(step_failure) => {
-                    conn.execute_batch("COMMIT")?;
-                    match step_failure {
-                        None => Ok(report),
-                        Some(source) => Err(ImportError::Finish {
-                            source,
-                            report: Box::new(report),
-                        }),
-                    }
-                }
+                Ok(None) => Ok(report),
+                Ok(Some(source)) => Err(ImportError::Finish {
+                    source,
+                    report: Box::new(report),
+                }),
                 Err(e) => {
-                    let _ = conn.execute_batch("ROLLBACK");
+                    if !conn.is_autocommit() {
+                        let _ = conn.execute_batch("ROLLBACK");
+                    }
+                    // The run's end is written whatever happened: a run left `running` reads
+                    // as an import still alive (the views' notice) until its heartbeat ages.
+                    let message = format!("fin de l'import impossible : {e}");
+                    if let Err(end) =
+                        record_end(conn, run_id, "failed", &report, Some(&message), &clock())
+                    {
+                        tracing::error!(run_id, error = %end, "could not record the end of an import run");
+                    }
                     Err(e.into())
                 }
             }

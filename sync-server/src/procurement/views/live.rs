@@ -206,7 +206,11 @@ pub fn refresh_at(conn: &Connection, now: OffsetDateTime) -> Result<Basis, Summa
         return Ok(found);
     }
     let unfinished = running_runs(conn)?;
-    if let Some(run) = unfinished.first() {
+    // The notice names the most recently alive run (an older one may be long dead).
+    if let Some(run) = unfinished
+        .iter()
+        .max_by(|a, b| a.heartbeat_at.cmp(&b.heartbeat_at))
+    {
         conn.busy_timeout(std::time::Duration::ZERO)?;
         let begun = conn.execute_batch("BEGIN IMMEDIATE");
         conn.busy_timeout(db::BUSY_TIMEOUT)?;

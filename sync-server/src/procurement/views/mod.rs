@@ -358,7 +358,10 @@ async fn respond(
         derived: served.derived,
         ..filter
     };
-    let from_summaries = filter.is_empty() && summary::page_key(&view, by_year).is_some();
+    // Deeper pages of the contract lists read the contracts live (`stats::contracts`).
+    let from_summaries = filter.is_empty()
+        && summary::page_key(&view, by_year).is_some()
+        && (filter.page == 1 || !matches!(view, View::Contracts | View::Flag(_)));
     let notice = served
         .notice
         .as_ref()

@@ -5,6 +5,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params_from_iter};
 
 use super::filter::{AMOUNT_SQL, Filter};
+use super::schema::Derived;
 use super::summary::{CONTRACTS_ORDER_SQL, Listing, Start};
 use super::thresholds::THRESHOLDS;
 
@@ -501,10 +502,13 @@ pub fn contracts(
     limit: i64,
     offset: i64,
 ) -> rusqlite::Result<(Vec<ContractRow>, i64)> {
+    // Matching only, even during an import: the rows are read live, and the last refresh's
+    // marks and total would skip, repeat or cut rows that an import moved or added.
     if f.is_empty()
         && flag.is_none()
-        && let Some(h) = super::summary::headline(conn, f.derived)?
-        && let Some(start) = super::summary::seek(conn, f.derived, Listing::Contracts, offset)?
+        && let Some(h) = super::summary::headline(conn, Derived::Matching)?
+        && let Some(start) =
+            super::summary::seek(conn, Derived::Matching, Listing::Contracts, offset)?
     {
         let rows = match start {
             Start::At { after, rest } => super::summary::contracts_after(conn, after, rest, limit)?,
