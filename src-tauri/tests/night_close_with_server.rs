@@ -88,8 +88,8 @@ async fn a_closed_night_erases_a_synced_device_and_keeps_an_unsynced_one() {
         "the marker is findable before"
     );
 
-    // Device B loses the link (its own server stop is simulated by closing its client after
-    // a local write that never reaches the server).
+    // Device B is in sync now; after the close it writes a change the server refuses, which
+    // stays pending (below).
     eventually("device B is in sync", || async { synced(&b) }).await;
 
     // The server does not confirm a revocation while the token is valid.

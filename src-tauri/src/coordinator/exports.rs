@@ -27,9 +27,9 @@ pub const MAX_PRECISION: u32 = 6;
 pub const DEFAULT_PRECISION: u32 = 3;
 /// An export may take long on a big night; the client's 60 s limit is for small answers.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
-/// Progress is reported at most this often (plus once at the end).
 /// How often a download waiting on a silent link looks at its cancel flag.
 const CANCEL_POLL: Duration = Duration::from_millis(250);
+/// Progress is reported at most this often (plus once at the end).
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 /// Which export.

@@ -33,6 +33,8 @@ pub struct PurgeReport {
     /// Encounters whose distinctive signs this call removed.
     pub purged: usize,
     /// Team documents the server could not read (a newer app's schema): left unchanged.
+    /// Absent from older servers' answers: a purge that worked is not a bad answer.
+    #[serde(default)]
     pub unreadable: Vec<UnreadableTeam>,
 }
 

@@ -203,9 +203,15 @@ impl Device {
         if let Some(client) = self.client.take() {
             client.shutdown().await;
         }
-        self.db
-            .erase_enrolment(vec![e.shared_doc, e.own_doc])
-            .await?;
+        if let Err(error) = self.db.erase_enrolment(vec![e.shared_doc, e.own_doc]).await {
+            // Nothing was erased (one transaction): the device is still enrolled and must
+            // keep working, so its client runs again (it retries, and asks again on the next
+            // refusal) instead of every write failing with `NotEnrolled` until a restart.
+            if let Err(restart) = self.start_client().await {
+                tracing::error!(error = %restart, "sync client not restarted after a failed erase");
+            }
+            return Err(error);
+        }
         self.enrolment = None;
         Ok(AccessRevoked::Erased)
     }
